@@ -1,0 +1,23 @@
+# Flightline: every target sets itself up on a machine with only Python 3.11+ and pip.
+SHELL := /bin/bash
+PYTHON ?= python3
+# Use uv from PATH when present, else bootstrap it with pip and run it as a module.
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+
+.PHONY: setup run test ui lint
+
+setup:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.5"
+	@$(UV) sync --frozen --quiet
+
+run: setup ## land 2013, load, model and report
+	$(UV) run flightline run
+
+test: setup ## the test suite (real DuckDB, real dbt, real Dagster runs)
+	$(UV) run pytest
+
+ui: setup ## dagster dev on this project (UI on http://127.0.0.1:3000)
+	$(UV) run flightline ui
+
+lint: setup
+	$(UV) run ruff check .

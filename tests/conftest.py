@@ -1,0 +1,25 @@
+"""Test-wide setup: every test runs against throwaway data folders, never the project's data/."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Before any project import: resources.dbt exports the DuckDB path when it is first imported.
+_session_home = Path(tempfile.mkdtemp(prefix="flightline-test-"))
+os.environ["FLIGHTLINE_HOME"] = str(_session_home)
+os.environ["FLIGHTLINE_DUCKDB_PATH"] = str(_session_home / "warehouse.duckdb")
+os.environ["BENTOML_HOME"] = str(_session_home / "bentoml")
+os.environ["BENTOML_DO_NOT_TRACK"] = "true"
+os.environ.pop("DAGSTER_HOME", None)
+
+
+@pytest.fixture(scope="session")
+def landed_2013(tmp_path_factory) -> Path:
+    """A landing zone with January and February 2013, landed once per session (read-only)."""
+    from flightline.landing import land, month_range
+
+    zone = tmp_path_factory.mktemp("landing")
+    land(zone, month_range("2013-01", "2013-02"))
+    return zone
