@@ -33,11 +33,17 @@ def row_counts(tables: dict[str, list[str]]) -> dict[str, dict[str, int | None]]
 
     counts: dict[str, dict[str, int | None]] = {}
     with duckdb.connect(settings.duckdb_path(), read_only=True) as conn:
-        existing = {f"{s}.{t}" for s, t in conn.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
+        existing = {
+            f"{s}.{t}"
+            for s, t in conn.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables"
+            ).fetchall()
+        }
         for layer, names in tables.items():
             counts[layer] = {
-                n: conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0] if n in existing else None
+                n: conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0]
+                if n in existing
+                else None
                 for n in names
             }
     return counts
@@ -96,7 +102,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(e))
     if args.command in ("land", "run"):
         files = land(settings.paths().landing, months)
-        print(f"landed {len(files)} files for {months[0]}..{months[-1]} in {settings.paths().landing}")
+        print(
+            f"landed {len(files)} files for {months[0]}..{months[-1]} in {settings.paths().landing}"
+        )
     if args.command in ("materialize", "run"):
         materialize_months(months)
     if args.command == "run":

@@ -76,7 +76,9 @@ def check_header(table: RawTable, header: list[str], path: Path) -> None:
         raise LandingFileError(path, f"missing column (expected {list(table.columns)})", missing[0])
     extra = [c for c in header if c not in table.columns]
     if extra:
-        raise LandingFileError(path, f"unexpected column (expected {list(table.columns)})", extra[0])
+        raise LandingFileError(
+            path, f"unexpected column (expected {list(table.columns)})", extra[0]
+        )
 
 
 def cast_expr(column: str, duck_type: str) -> str:

@@ -124,6 +124,8 @@ PLANES = RawTable(
     monthly=False,
 )
 
-RAW_TABLES: dict[str, RawTable] = {t.name: t for t in (FLIGHTS, WEATHER, AIRLINES, AIRPORTS, PLANES)}
+RAW_TABLES: dict[str, RawTable] = {
+    t.name: t for t in (FLIGHTS, WEATHER, AIRLINES, AIRPORTS, PLANES)
+}
 MONTHLY_TABLES = tuple(t for t in RAW_TABLES.values() if t.monthly)
 REFERENCE_TABLES = tuple(t for t in RAW_TABLES.values() if not t.monthly)

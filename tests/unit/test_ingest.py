@@ -46,12 +46,18 @@ def rewrite(path: Path, edit) -> None:
 def test_load_types_and_load_columns(conn, zone):
     result = load_jan(conn, zone)
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (27_004, 27_004, 0)
-    types = dict(conn.execute("SELECT column_name, data_type FROM information_schema.columns "
-                              "WHERE table_schema='raw' AND table_name='flights'").fetchall())
+    types = dict(
+        conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema='raw' AND table_name='flights'"
+        ).fetchall()
+    )
     assert types["arr_delay"] == "INTEGER"
     assert types["time_hour"] == "TIMESTAMP WITH TIME ZONE"
     assert types["_loaded_at"] == "TIMESTAMP WITH TIME ZONE"
-    row = conn.execute("SELECT DISTINCT _source_file, _file_hash, _partition FROM raw.flights").fetchall()
+    row = conn.execute(
+        "SELECT DISTINCT _source_file, _file_hash, _partition FROM raw.flights"
+    ).fetchall()
     assert row == [("flights/flights_2013-01.csv", result.file_hash, "2013-01")]
     nulls = conn.execute("SELECT count(*) FROM raw.flights WHERE dep_time IS NULL").fetchone()[0]
     assert nulls == 521  # cancelled in January: NA became NULL
@@ -122,7 +128,9 @@ def test_unparsable_values_reject_only_their_rows(conn, zone):
     result = load_jan(conn, zone)
     assert (result.rows_loaded, result.rows_rejected) == (27_002, 2)
     assert result.reject_reasons == {"arr_delay": 2}
-    rejects = conn.execute("SELECT _line, _reason, arr_delay FROM raw.flights_rejects ORDER BY 1").fetchall()
+    rejects = conn.execute(
+        "SELECT _line, _reason, arr_delay FROM raw.flights_rejects ORDER BY 1"
+    ).fetchall()
     assert rejects == [
         (6, "arr_delay: cannot parse 'late' as INTEGER", "late"),
         (11, "arr_delay: cannot parse 'late' as INTEGER", "late"),
@@ -134,10 +142,14 @@ def test_duplicate_keys_keep_the_first_row_and_reject_the_rest(conn, zone):
     result = load_jan(conn, zone)
     assert (result.rows_loaded, result.rows_rejected) == (27_004, 3)
     assert result.reject_reasons == {"key": 3}
-    reason = conn.execute("SELECT _reason FROM raw.flights_rejects ORDER BY _line LIMIT 1").fetchone()[0]
+    reason = conn.execute(
+        "SELECT _reason FROM raw.flights_rejects ORDER BY _line LIMIT 1"
+    ).fetchone()[0]
     assert reason == "key: duplicate (2013, 1, 1, UA, 1545, EWR) first seen on line 2"
-    dupes = conn.execute("SELECT count(*) - count(DISTINCT (year, month, day, carrier, flight, origin)) "
-                         "FROM raw.flights").fetchone()[0]
+    dupes = conn.execute(
+        "SELECT count(*) - count(DISTINCT (year, month, day, carrier, flight, origin)) "
+        "FROM raw.flights"
+    ).fetchone()[0]
     assert dupes == 0
 
 
@@ -153,7 +165,12 @@ def test_rows_of_another_month_and_missing_keys_are_rejected(conn, zone):
     rewrite(jan(zone), edit)
     result = load_jan(conn, zone)
     assert result.reject_reasons == {"month": 2, "carrier": 1}
-    reasons = [r for (r,) in conn.execute("SELECT _reason FROM raw.flights_rejects ORDER BY _line").fetchall()]
+    reasons = [
+        r
+        for (r,) in conn.execute(
+            "SELECT _reason FROM raw.flights_rejects ORDER BY _line"
+        ).fetchall()
+    ]
     assert reasons[0] == "carrier: missing required value"
     assert reasons[1] == "month: row is for 2013-02, not 2013-01"
 
