@@ -68,6 +68,7 @@ def materialize_months(months: list[str]) -> None:
             "dagster/asset_partition_range_start": f"{months[0]}-01",
             "dagster/asset_partition_range_end": f"{months[-1]}-01",
         },
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         raise_on_error=False,
     )
     if not result.success:
