@@ -3,12 +3,23 @@
 import dagster as dg
 
 from assets.dbt import dbt_models, dbt_monthly_models
+from assets.features import features_point_in_time, flight_features, online_features
+from assets.model import champion_model, delay_model
 from assets.raw import raw_assets
-from jobs import ingest_job
+from jobs import ingest_job, training_job
 from resources import build_resources
 
 defs = dg.Definitions(
-    assets=[*raw_assets, dbt_models, dbt_monthly_models],
-    jobs=[ingest_job],
+    assets=[
+        *raw_assets,
+        dbt_models,
+        dbt_monthly_models,
+        flight_features,
+        online_features,
+        delay_model,
+        champion_model,
+    ],
+    asset_checks=[features_point_in_time],
+    jobs=[ingest_job, training_job],
     resources=build_resources(),
 )

