@@ -8,6 +8,7 @@ from assets.model import champion_model, delay_model
 from assets.raw import raw_assets
 from jobs import ingest_job, training_job
 from resources import build_resources
+from sensors.landing import landing_sensor
 
 defs = dg.Definitions(
     assets=[
@@ -21,5 +22,6 @@ defs = dg.Definitions(
     ],
     asset_checks=[features_point_in_time],
     jobs=[ingest_job, training_job],
+    sensors=[landing_sensor],
     resources=build_resources(),
 )
