@@ -4,7 +4,7 @@ PYTHON ?= python3
 # Use uv from PATH when present, else bootstrap it with pip and run it as a module.
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: setup run test ui lint
+.PHONY: setup run test ui serve lint
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.5"
@@ -18,6 +18,9 @@ test: setup ## the test suite (real DuckDB, real dbt, real Dagster runs)
 
 ui: setup ## dagster dev on this project (UI on http://127.0.0.1:3000)
 	$(UV) run flightline ui
+
+serve: setup ## bentoml serve the latest bento: http://127.0.0.1:3001
+	$(UV) run flightline serve
 
 lint: setup
 	$(UV) run ruff check .

@@ -6,7 +6,8 @@ from assets.dbt import dbt_models, dbt_monthly_models
 from assets.features import features_point_in_time, flight_features, online_features
 from assets.model import champion_model, delay_model
 from assets.raw import raw_assets
-from jobs import ingest_job, training_job
+from assets.serving import bento_model, flight_delay_bento, flight_predictions
+from jobs import ingest_job, scoring_job, training_job
 from resources import build_resources
 from sensors.landing import landing_sensor
 
@@ -19,9 +20,12 @@ defs = dg.Definitions(
         online_features,
         delay_model,
         champion_model,
+        bento_model,
+        flight_delay_bento,
+        flight_predictions,
     ],
     asset_checks=[features_point_in_time],
-    jobs=[ingest_job, training_job],
+    jobs=[ingest_job, training_job, scoring_job],
     sensors=[landing_sensor],
     resources=build_resources(),
 )

@@ -12,6 +12,8 @@ from flightline import settings
 from flightline.landing import land, month_range
 from flightline.registry import ModelRegistry
 
+SERVE_PORT = 3001  # dagster dev takes 3000
+
 LAYERS = {
     "raw": ["raw.flights", "raw.weather", "raw.airlines", "raw.airports", "raw.planes"],
     "staging": ["staging.stg_flights", "staging.stg_weather", "staging.stg_planes"],
@@ -83,6 +85,13 @@ def materialize_months(months: list[str]) -> None:
     )
 
 
+def print_bento() -> None:
+    from flightline.bento_store import latest_bento_tag
+
+    tag = latest_bento_tag()
+    print(f"bento: {tag}  (serve it with `make serve`)" if tag else "no bento built yet")
+
+
 def print_champion() -> None:
     registry = ModelRegistry(settings.paths().models)
     version = registry.champion()
@@ -120,6 +129,8 @@ def main(argv: list[str] | None = None) -> None:
     rollback = sub.add_parser("rollback", help="make the previous validated model the champion")
     rollback.add_argument("--reason", required=True, help="recorded with the rollback")
     sub.add_parser("ui", help="start dagster dev on this project")
+    serve = sub.add_parser("serve", help="serve the latest bento with bentoml serve")
+    serve.add_argument("--port", type=int, default=SERVE_PORT)
     args = parser.parse_args(argv)
 
     if args.command == "counts":
@@ -135,9 +146,20 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "ui":
         os.chdir(settings.PROJECT_ROOT)
         os.execvp("dagster", ["dagster", "dev", "-m", "definitions"])
+    if args.command == "serve":
+        from flightline.bento_store import latest_bento_tag
+
+        tag = latest_bento_tag()
+        if tag is None:
+            raise SystemExit(
+                "no bento built yet: run `make run` (or materialize serving/flight_delay_bento)"
+            )
+        print(f"serving {tag} on http://127.0.0.1:{args.port}")
+        os.execvp("bentoml", ["bentoml", "serve", tag, "--port", str(args.port)])
     if args.command == "train":
         run_job("training")
         print_champion()
+        print_bento()
         return
     try:
         months = month_range(args.start, args.end)
@@ -155,6 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         print("row counts:")
         print_counts()
         print_champion()
+        print_bento()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 import polars as pl
 
@@ -12,17 +14,45 @@ def read_table(
     return pl.from_arrow(conn.execute(sql, params or []).fetch_arrow_table())
 
 
-def replace_table(conn: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame) -> None:
-    """Create or replace ``schema.table`` with ``df`` in one transaction."""
-    schema = name.split(".")[0]
+def _write(
+    conn: duckdb.DuckDBPyConnection, df: pl.DataFrame, statements: list[tuple[str, list]]
+) -> None:
     conn.register("_frame", df.to_arrow())
     try:
         conn.execute("BEGIN TRANSACTION")
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        conn.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _frame")
+        for sql, params in statements:
+            conn.execute(sql, params)
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
         raise
     finally:
         conn.unregister("_frame")
+
+
+def replace_table(conn: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame) -> None:
+    """Create or replace ``schema.table`` with ``df`` in one transaction."""
+    _write(
+        conn,
+        df,
+        [
+            (f"CREATE SCHEMA IF NOT EXISTS {name.split('.')[0]}", []),
+            (f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _frame", []),
+        ],
+    )
+
+
+def replace_rows(
+    conn: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame, column: str, values: Sequence
+) -> None:
+    """Replace the rows of ``name`` whose ``column`` is in ``values`` with ``df``, atomically."""
+    _write(
+        conn,
+        df,
+        [
+            (f"CREATE SCHEMA IF NOT EXISTS {name.split('.')[0]}", []),
+            (f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM _frame LIMIT 0", []),
+            (f"DELETE FROM {name} WHERE {column} IN (SELECT UNNEST(?))", [list(values)]),
+            (f"INSERT INTO {name} BY NAME SELECT * FROM _frame", []),
+        ],
+    )

@@ -13,6 +13,14 @@ ingest_job = dg.define_asset_job(
 
 training_job = dg.define_asset_job(
     "training",
-    selection=dg.AssetSelection.groups("features", "model"),
-    description="Features → LightGBM model → validation gate → champion (and what serves it).",
+    selection=dg.AssetSelection.groups("features", "model")
+    | dg.AssetSelection.assets(["serving", "bento_model"], ["serving", "flight_delay_bento"]),
+    description="Features → LightGBM model → validation gate → champion → BentoML model and bento.",
+)
+
+scoring_job = dg.define_asset_job(
+    "scoring",
+    selection=dg.AssetSelection.assets(["serving", "flight_predictions"]),
+    partitions_def=monthly_partitions,
+    description="Score the selected months with the champion into predictions.flight_predictions.",
 )

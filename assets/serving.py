@@ -1,0 +1,117 @@
+"""Serving assets (group ``serving``): the champion in the BentoML store, its bento, and batch
+predictions. None of them runs when the validation gate fails: they follow ``champion_model``.
+"""
+
+import dataclasses
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from assets.features import read_flights_and_planes
+from assets.model import champion_model
+from assets.partitions import WAREHOUSE_POOL, month_key, monthly_partitions
+from flightline.bento_store import build_bento, save_model_to_bentoml
+from flightline.features import build_feature_state
+from flightline.scoring import load_scoring_model, score_flights
+from flightline.warehouse import replace_rows
+from resources import ArtifactStore
+
+PREDICTIONS_TABLE = "predictions.flight_predictions"
+
+
+def champion_folder(artifacts: ArtifactStore):
+    registry = artifacts.registry
+    version = registry.champion()
+    if version is None:
+        raise dg.Failure("no validated champion model yet: materialize the model group first")
+    return version, registry.version_dir(version)
+
+
+@dg.asset(
+    key=["serving", "bento_model"],
+    group_name="serving",
+    deps=[champion_model],
+    kinds={"bentoml"},
+    description="The champion model with its online feature snapshot, saved in the BentoML model store.",
+)
+def bento_model(
+    context: dg.AssetExecutionContext, artifacts: ArtifactStore
+) -> dg.MaterializeResult:
+    version, folder = champion_folder(artifacts)
+    tag = save_model_to_bentoml(folder)
+    return dg.MaterializeResult(metadata={"bentoml_model_tag": str(tag), "model_version": version})
+
+
+@dg.asset(
+    key=["serving", "flight_delay_bento"],
+    group_name="serving",
+    deps=[bento_model],
+    kinds={"bentoml"},
+    description=(
+        "A bento built from bentos/service.py, pinned to the exact model tag it was built with. "
+        "Serve it with `make serve`."
+    ),
+)
+def flight_delay_bento(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    event = context.instance.get_latest_materialization_event(bento_model.key)
+    model_tag = event.asset_materialization.metadata["bentoml_model_tag"].value
+    bento_tag, size = build_bento(model_tag, labels={"dagster_run_id": context.run.run_id})
+    return dg.MaterializeResult(
+        metadata={
+            "bento_tag": str(bento_tag),
+            "bentoml_model_tag": model_tag,
+            "size_kb": round(size / 1024, 1),
+            "serve": f"bentoml serve {bento_tag}",
+        }
+    )
+
+
+@dg.asset(
+    key=["serving", "flight_predictions"],
+    group_name="serving",
+    deps=[champion_model, dg.AssetKey(["marts", "fct_flights"])],
+    partitions_def=monthly_partitions,
+    kinds={"lightgbm", "duckdb"},
+    pool=WAREHOUSE_POOL,
+    description=(
+        "The champion's predictions for every flight of a month, in DuckDB "
+        "`predictions.flight_predictions`, with the model version on every row. Features come "
+        "from the same code as training and serving."
+    ),
+)
+def flight_predictions(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, artifacts: ArtifactStore
+) -> dg.MaterializeResult:
+    version, folder = champion_folder(artifacts)
+    model = load_scoring_model(folder)
+    flights, planes = read_flights_and_planes(warehouse)
+    # Batch scoring sees all history; each flight still uses only what was known the night before.
+    model = dataclasses.replace(model, state=build_feature_state(flights, planes))
+    months = [month_key(k) for k in context.partition_keys]
+    rows = flights.filter(pl.col("flight_month").is_in(months))
+    scored = (
+        score_flights(model, rows)
+        .join(
+            rows.select("flight_id", "flight_month", "flight_date", "is_delayed"),
+            on="flight_id",
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(
+            pl.lit(version).alias("model_version"),
+            pl.lit(dt.datetime.now(dt.UTC)).alias("scored_at"),
+        )
+    )
+    with warehouse.get_connection() as conn:
+        replace_rows(conn, PREDICTIONS_TABLE, scored, "flight_month", months)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": scored.height,
+            "model_version": version,
+            "months": ", ".join(months),
+            "mean_probability": float(scored["delay_probability"].mean()),
+            "predicted_delayed": int(scored["delayed"].sum()),
+        }
+    )
