@@ -2,7 +2,6 @@
 predictions. None of them runs when the validation gate fails: they follow ``champion_model``.
 """
 
-import dataclasses
 import datetime as dt
 
 import dagster as dg

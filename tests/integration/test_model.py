@@ -9,7 +9,8 @@ import lightgbm as lgb
 from assets.model import DELAY_MODEL, GATE_CHECKS
 from flightline.features import FEATURE_COLUMNS
 
-MODEL_GROUP = dg.AssetSelection.assets(DELAY_MODEL, dg.AssetKey(["model", "champion_model"]))
+BENTO_ASSETS = [dg.AssetKey(["serving", "bento_model"]), dg.AssetKey(["serving", "flight_delay_bento"])]
+MODEL_TO_BENTO = dg.AssetSelection.assets(DELAY_MODEL, ["model", "champion_model"], *BENTO_ASSETS)
 
 
 def test_features_table_has_every_flight_and_checks_pass(trained):
@@ -72,7 +73,7 @@ def test_shuffled_labels_fail_the_gate_and_leave_the_champion(trained):
     assert checks["beats_baselines"] is False
     assert checks["not_worse_than_champion"] is False
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
-    assert dg.AssetKey(["model", "champion_model"]) not in materialized
+    assert materialized == {DELAY_MODEL}  # nothing downstream of the failed gate ran
     assert registry.index() == before
 
 
@@ -83,3 +84,25 @@ def test_same_inputs_give_the_same_model_text(trained):
     version = result.get_asset_materialization_events()[0].materialization.metadata["version"].value
     assert version != registry.champion()
     assert (registry.version_dir(version) / "model.txt").read_text() == first.read_text()
+
+
+def test_serving_assets_build_a_bento_and_score_a_month_with_the_champion(trained):
+    import bentoml
+
+    champion = trained.resources["artifacts"].registry.champion()
+    result = trained.materialize(dg.AssetSelection.assets(*BENTO_ASSETS))
+    bento_tag = result.asset_materializations_for_node("serving__flight_delay_bento")[0].metadata[
+        "bento_tag"].value
+    bento = bentoml.bentos.get(bento_tag)
+    assert bento.info.labels["model_version"] == champion
+    assert bento.info.args["model_tag"].startswith("flight_delay_model:")
+
+    trained.materialize(dg.AssetSelection.assets(["serving", "flight_predictions"]),
+                        partition_key="2013-03-01")
+    with duckdb.connect(str(trained.home / "warehouse.duckdb"), read_only=True) as conn:
+        rows = conn.execute(
+            "SELECT count(*), count(DISTINCT flight_id), min(model_version), max(model_version), "
+            "min(delay_probability), max(delay_probability) FROM predictions.flight_predictions "
+            "WHERE flight_month = '2013-03'").fetchone()
+    assert rows[:4] == (28_834, 28_834, champion, champion)
+    assert 0 < rows[4] < rows[5] < 1
