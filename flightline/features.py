@@ -127,7 +127,9 @@ AGG_KEYS: tuple[AggKey, ...] = (
     ),
     AggKey("tail", ("tailnum",), (7, 28), ("excess_rate", "excess_delay", "n")),
     AggKey("carrier_origin", ("carrier", "origin"), (7, 28), ("excess_rate", "excess_delay")),
-    AggKey("origin_hour", ("origin", "sched_dep_hour"), (28,), ("excess_rate", "excess_delay"), (28,)),
+    AggKey(
+        "origin_hour", ("origin", "sched_dep_hour"), (28,), ("excess_rate", "excess_delay"), (28,)
+    ),
     AggKey("carrier_hour", ("carrier", "sched_dep_hour"), (28,), ("excess_rate", "excess_delay")),
 )
 MAX_WINDOW_DAYS = max(w for k in AGG_KEYS for w in (*k.windows, *k.sched_windows))
@@ -188,9 +190,7 @@ CATEGORICAL_SOURCES: dict[str, str] = {
 def forbidden_columns_present(columns: Iterable[str]) -> list[str]:
     """Columns that hold (or derive from) outcomes measured at or after departure."""
     return [
-        c
-        for c in columns
-        if c in FORBIDDEN_COLUMNS or c.lower().startswith(_FORBIDDEN_PREFIXES)
+        c for c in columns if c in FORBIDDEN_COLUMNS or c.lower().startswith(_FORBIDDEN_PREFIXES)
     ]
 
 
@@ -320,7 +320,11 @@ def _contributions(history: pl.DataFrame) -> pl.LazyFrame:
         zero.alias("n_sched"),
         pl.lit(1, pl.Int64).alias("n_arr"),
         pl.col(LABEL).cast(pl.Int64).alias("n_del"),
-        pl.col("arr_delay_minutes").clip(*DELAY_CLIP).cast(pl.Int64).fill_null(0).alias("sum_delay"),
+        pl.col("arr_delay_minutes")
+        .clip(*DELAY_CLIP)
+        .cast(pl.Int64)
+        .fill_null(0)
+        .alias("sum_delay"),
         zero.alias("n_noarr"),
     )
     never = lf.filter(~pl.col("__arrived")).select(
@@ -451,7 +455,9 @@ def trim_state(state: FeatureState, horizon_days: int) -> FeatureState:
     tomorrow's) are identical to those computed from the full state.
     """
     if horizon_days < MAX_WINDOW_DAYS:
-        raise ValueError(f"horizon_days={horizon_days} is shorter than the {MAX_WINDOW_DAYS}-day window")
+        raise ValueError(
+            f"horizon_days={horizon_days} is shorter than the {MAX_WINDOW_DAYS}-day window"
+        )
     first = state.as_of_day - timedelta(days=horizon_days - 1)
     keep = pl.col("available_from") >= first
     return replace(
@@ -658,9 +664,7 @@ def _fill_for_unmatched(key: AggKey) -> list[pl.Expr]:
         for w in key.windows
         for o in key.outputs
     ]
-    exprs += [
-        pl.col(f"{key.name}_sched_per_day_{w}d").fill_null(0.0) for w in key.sched_windows
-    ]
+    exprs += [pl.col(f"{key.name}_sched_per_day_{w}d").fill_null(0.0) for w in key.sched_windows]
     return exprs
 
 
@@ -739,8 +743,12 @@ def flight_features(
     """
     req = _prepare_requests(flights, state)
     req = _fill_weather(req, state)
-    req = req.join(state.routes.rename({"distance_miles": "__route_distance"}),
-                   on=["origin", "dest"], how="left", maintain_order="left")
+    req = req.join(
+        state.routes.rename({"distance_miles": "__route_distance"}),
+        on=["origin", "dest"],
+        how="left",
+        maintain_order="left",
+    )
     req = req.join(state.planes, on="tailnum", how="left", maintain_order="left")
     holidays = holiday_distances(req.get_column("day"))
     local = pl.col("sched_dep_local")
@@ -767,9 +775,10 @@ def flight_features(
         "year_built",
         "seats",
         "weather_filled",
-        (pl.col("day") - pl.col("day_eff")).dt.total_days().cast(pl.Int32).alias(
-            "state_stale_days"
-        ),
+        (pl.col("day") - pl.col("day_eff"))
+        .dt.total_days()
+        .cast(pl.Int32)
+        .alias("state_stale_days"),
     )
     flags = base.select(
         "__row",

@@ -56,10 +56,10 @@ def holiday_distances(days: pl.Series) -> pl.DataFrame:
     frame = pl.DataFrame({"day": days.cast(pl.Date)}).with_row_index("__i")
     known = frame.filter(pl.col("day").is_not_null())
     if known.height == 0:
-        return frame.select(
+        return frame.with_columns(
             pl.lit(None, pl.Int32).alias("days_to_next_holiday"),
             pl.lit(None, pl.Int32).alias("days_since_holiday"),
-        )
+        ).select("days_to_next_holiday", "days_since_holiday")
     lo, hi = known["day"].min(), known["day"].max()
     hol = holiday_frame(lo.year - 1, hi.year + 1).sort("holiday")
     known = known.sort("day")

@@ -36,13 +36,17 @@ from flightline.features import (
 
 MONTH_COLUMN = "flight_month"
 
+# Chosen on time-split folds that never touch the final test month (test Sep/Oct/Nov 2013, each
+# early-stopped on the month before): extra_trees and strong leaf minimums generalize across days
+# better than the usual settings (mean fold AUC 0.690 vs 0.681).
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary",
     "metric": ["auc", "binary_logloss"],
     "learning_rate": 0.03,
-    "num_leaves": 63,
-    "min_data_in_leaf": 200,
-    "feature_fraction": 0.7,
+    "num_leaves": 31,
+    "min_data_in_leaf": 500,
+    "extra_trees": True,
+    "feature_fraction": 0.5,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
     "lambda_l2": 10.0,
@@ -177,7 +181,9 @@ def train_lightgbm(
         callbacks=callbacks,
     )
     if valid_sets:  # keep only the trees up to the best validation iteration
-        booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
+        booster = lgb.Booster(
+            model_str=booster.model_to_string(num_iteration=booster.best_iteration)
+        )
     return booster
 
 
@@ -273,7 +279,9 @@ def fit_logistic(train: pl.DataFrame, features: Sequence[str] = FEATURE_COLUMNS)
             ),
             (
                 "num",
-                make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()),
+                make_pipeline(
+                    SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
+                ),
                 num_idx,
             ),
         ]
@@ -283,7 +291,9 @@ def fit_logistic(train: pl.DataFrame, features: Sequence[str] = FEATURE_COLUMNS)
     return model
 
 
-def predict_logistic(model: Pipeline, df: pl.DataFrame, features: Sequence[str] = FEATURE_COLUMNS) -> np.ndarray:
+def predict_logistic(
+    model: Pipeline, df: pl.DataFrame, features: Sequence[str] = FEATURE_COLUMNS
+) -> np.ndarray:
     return model.predict_proba(feature_matrix(df, features))[:, 1]
 
 
@@ -368,7 +378,11 @@ class TrainingResult:
     def card(self) -> dict[str, Any]:
         """JSON-ready summary for the model card."""
         return {
-            "split": {"train": list(self.split.train), "valid": self.split.valid, "test": self.split.test},
+            "split": {
+                "train": list(self.split.train),
+                "valid": self.split.valid,
+                "test": self.split.test,
+            },
             "params": self.params,
             "best_iteration": self.best_iteration,
             "refit_on_train_and_valid": self.refit,

@@ -1,0 +1,151 @@
+"""flightline.training on small synthetic tables (fast, no files, no network)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from flightline import training as T
+from flightline.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, LABEL
+
+FAST = {
+    "num_boost_round": 40,
+    "early_stopping_rounds": 10,
+    "learning_rate": 0.1,
+    "num_leaves": 15,
+    "min_data_in_leaf": 20,
+}
+MONTHS = ["2013-01", "2013-02", "2013-03", "2013-04"]
+
+
+def synthetic_table(n_per_month: int = 1500, seed: int = 0, months=MONTHS) -> pl.DataFrame:
+    """FEATURE_COLUMNS filled with noise; the label depends on three of them."""
+    rng = np.random.default_rng(seed)
+    n = n_per_month * len(months)
+    cols: dict[str, np.ndarray] = {}
+    for c in FEATURE_COLUMNS:
+        if c in CATEGORICAL_FEATURES:
+            cols[c] = rng.integers(0, 8, n).astype(np.int32)
+        else:
+            cols[c] = rng.normal(size=n).astype(np.float32)
+    cols["sched_dep_hour"] = rng.integers(5, 23, n).astype(np.int32)
+    logit = (
+        1.5 * cols["precip"]
+        + 0.15 * (cols["sched_dep_hour"] - 14)
+        + 0.4 * (cols["carrier_cat"] == 3)
+        - 1.0
+    )
+    y = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return pl.DataFrame(cols).with_columns(
+        pl.Series("flight_id", [f"f{i}" for i in range(n)]),
+        pl.Series(T.MONTH_COLUMN, np.repeat(months, n_per_month)),
+        pl.Series(LABEL, y),
+    )
+
+
+def test_month_split_uses_the_month_before_test_for_validation() -> None:
+    months = [f"2013-{m:02d}" for m in range(1, 13)]
+    split = T.month_split(months)
+    assert split.test == "2013-12" and split.valid == "2013-11"
+    assert split.train == tuple(months[:10])
+    assert T.month_split(months, "2013-06").train == tuple(months[:4])
+    with pytest.raises(ValueError):
+        T.month_split(["2013-01", "2013-02"])
+
+
+def test_split_frame_drops_unlabelled_rows_and_keeps_months_apart() -> None:
+    table = synthetic_table(100).with_columns(
+        pl.when(pl.col("flight_id") == "f0").then(None).otherwise(pl.col(LABEL)).alias(LABEL)
+    )
+    train, valid, test = T.split_frame(table, T.month_split(MONTHS))
+    assert train.height == 199 and valid.height == 100 and test.height == 100
+    assert set(train[T.MONTH_COLUMN]) == {"2013-01", "2013-02"}
+    assert set(test[T.MONTH_COLUMN]) == {"2013-04"}
+
+
+def test_training_is_deterministic() -> None:
+    table = synthetic_table(800)
+    train, valid, _ = T.split_frame(table, T.month_split(MONTHS))
+    a = T.train_lightgbm(train, valid, FAST, seed=3)
+    b = T.train_lightgbm(train, valid, FAST, seed=3)
+    assert a.model_to_string() == b.model_to_string()
+    c = T.train_lightgbm(train, valid, {**FAST, "bagging_fraction": 0.7}, seed=4)
+    assert c.model_to_string() != a.model_to_string()  # the check can fail
+
+
+def test_real_signal_is_learned_and_shuffled_labels_give_chance_auc() -> None:
+    table = synthetic_table(1500)
+    train, valid, test = T.split_frame(table, T.month_split(MONTHS))
+    booster = T.train_lightgbm(train, valid, FAST, seed=0)
+    assert T.evaluate(T.labels(test), T.predict(booster, test))["auc"] > 0.7
+    rng = np.random.default_rng(1)
+    shuffled = [
+        df.with_columns(pl.Series(LABEL, rng.permutation(df[LABEL].to_numpy())))
+        for df in (train, valid)
+    ]
+    noise = T.train_lightgbm(*shuffled, FAST, seed=0)
+    assert abs(T.evaluate(T.labels(test), T.predict(noise, test))["auc"] - 0.5) < 0.05
+
+
+def test_training_refuses_outcome_columns() -> None:
+    table = synthetic_table(100).with_columns(pl.lit(3.0).alias("arr_delay_minutes"))
+    train, valid, _ = T.split_frame(table, T.month_split(MONTHS))
+    with pytest.raises(ValueError, match="arr_delay_minutes"):
+        T.train_lightgbm(train, valid, FAST, features=[*FEATURE_COLUMNS, "arr_delay_minutes"])
+
+
+def test_evaluate_reports_the_usual_metrics() -> None:
+    y = np.array([0, 0, 1, 1])
+    m = T.evaluate(y, np.array([0.1, 0.4, 0.35, 0.8]))
+    assert m["auc"] == pytest.approx(0.75)
+    assert set(m) >= {"auc", "pr_auc", "log_loss", "brier"}
+    assert m["brier"] == pytest.approx(np.mean((np.array([0.1, 0.4, 0.35, 0.8]) - y) ** 2))
+
+
+def test_bootstrap_interval_is_sane() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 3000)
+    good = y * 0.6 + rng.random(3000)  # AUC ~0.8
+    bad = y * 0.1 + rng.random(3000)  # AUC ~0.55
+    low, high = T.bootstrap_auc_diff(y, good, bad, n=300, seed=1)
+    diff = roc_auc_score(y, good) - roc_auc_score(y, bad)
+    assert 0 < low < diff < high < 0.5
+    low2, high2 = T.bootstrap_auc_diff(y, bad, good, n=300, seed=1)
+    assert (low2, high2) == pytest.approx((-high, -low))
+    same = T.bootstrap_auc_diff(y, good, good, n=50, seed=1)
+    assert same == (0.0, 0.0)
+    # The weighted rank AUC behind the bootstrap equals scikit-learn's, ties included.
+    p = np.round(good, 1)
+    _, inv = np.unique(p, return_inverse=True)
+    fast = T._auc_from_groups(inv, y.astype(float), np.ones(y.size), int(inv.max()) + 1)
+    assert fast == pytest.approx(roc_auc_score(y, p))
+
+
+def test_baselines_and_reports() -> None:
+    table = synthetic_table(600)
+    train, _, test = T.split_frame(table, T.month_split(MONTHS))
+    p_rate = T.rate_baseline(train, test)
+    assert p_rate.shape == (test.height,) and 0 < p_rate.min() <= p_rate.max() < 1
+    assert T.evaluate(T.labels(test), p_rate)["auc"] > 0.6  # hour carries signal
+    p_log = T.predict_logistic(T.fit_logistic(train), test)
+    assert T.evaluate(T.labels(test), p_log)["auc"] > 0.7
+    booster = T.train_lightgbm(train, None, FAST, seed=0)
+    top = T.feature_importance(booster, top=5)
+    assert top.height == 5 and "precip" in top["feature"].to_list()
+    png = T.roc_plot_png(T.labels(test), {"model": T.predict(booster, test), "rate": p_rate})
+    assert png.startswith(b"\x89PNG")
+    assert T.calibration_plot_png(T.labels(test), p_log).startswith(b"\x89PNG")
+
+
+def test_train_and_evaluate_runs_end_to_end() -> None:
+    result = T.train_and_evaluate(synthetic_table(500), params=FAST, seed=0)
+    assert result.split.test == "2013-04"
+    assert set(result.metrics) == {"model", "model_valid", "rate_baseline", "logistic_baseline"}
+    assert result.test_predictions.height == result.metrics["model"]["n"] == 500
+    card = result.card()
+    assert card["features"] == FEATURE_COLUMNS and card["best_iteration"] >= 1
+    import json
+
+    json.dumps(card)  # the card is JSON-ready
