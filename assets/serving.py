@@ -86,12 +86,13 @@ def flight_predictions(
     version, folder = champion_folder(artifacts)
     model = load_scoring_model(folder)
     flights, planes = read_flights_and_planes(warehouse)
-    # Batch scoring sees all history; each flight still uses only what was known the night before.
-    model = dataclasses.replace(model, state=build_feature_state(flights, planes))
     months = [month_key(k) for k in context.partition_keys]
     rows = flights.filter(pl.col("flight_month").is_in(months))
+    # A state from all history, not the model's 35-day snapshot: every flight of the month gets
+    # complete windows, and each still sees only what was known the night before it.
+    state = build_feature_state(flights, planes)
     scored = (
-        score_flights(model, rows)
+        score_flights(model, rows, state=state)
         .join(
             rows.select("flight_id", "flight_month", "flight_date", "is_delayed"),
             on="flight_id",

@@ -63,7 +63,7 @@ def test_shuffled_labels_fail_the_gate_and_leave_the_champion(trained):
     registry = trained.resources["artifacts"].registry
     before = registry.index()
     result = trained.materialize(
-        MODEL_GROUP,
+        MODEL_TO_BENTO,
         raise_on_error=False,
         run_config={"ops": {"model__delay_model": {"config": {"shuffle_labels": True}}}},
     )
