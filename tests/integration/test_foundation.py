@@ -146,3 +146,5 @@ def test_definitions_load_with_lineage_raw_to_staging_to_marts():
     checks = {k.name for k in graph.asset_check_keys}
     assert "unique_fct_flights_flight_id" in checks
     assert defs.resolve_job_def("ingest") is not None
+    for key in (["raw", "flights"], ["features", "flight_features"], ["model", "champion_model"]):
+        assert graph.get(dg.AssetKey(key)).freshness_policy is not None, key
