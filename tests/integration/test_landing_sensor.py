@@ -22,13 +22,13 @@ def zone(landed_2013, tmp_path):
     return root
 
 
-def evaluate(zone, cursor=None):
+def evaluate(zone, cursor=None, instance=None):
     from definitions import defs
 
     with (
-        dg.instance_for_test() as instance,
+        dg.instance_for_test() as fresh,
         dg.build_sensor_context(
-            instance=instance,
+            instance=instance or fresh,
             cursor=cursor,
             definitions=defs,
             resources={"landing": LandingZone(root=str(zone))},
@@ -86,3 +86,25 @@ def test_partial_and_outside_files_are_ignored_or_refused(zone, tmp_path):
     assert "refused flights_2013-05.csv: resolves outside the landing zone" in (
         later.skip_reason.skip_message
     )
+
+
+def test_content_already_loaded_is_not_requested_again(zone, tmp_path):
+    from dagster_duckdb import DuckDBResource
+
+    from assets.raw import raw_assets
+
+    flights_asset = next(a for a in raw_assets if a.key == dg.AssetKey(["raw", "flights"]))
+    with dg.instance_for_test() as instance:
+        dg.materialize(
+            [flights_asset],
+            partition_key="2013-01-01",
+            instance=instance,
+            resources={
+                "warehouse": DuckDBResource(database=str(tmp_path / "w.duckdb")),
+                "landing": LandingZone(root=str(zone)),
+            },
+        )
+        result = evaluate(zone, instance=instance)
+    keys = {r.run_key.rsplit(":", 1)[0] for r in result.run_requests}
+    assert "flights:2013-01" not in keys
+    assert "flights:2013-02" in keys
