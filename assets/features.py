@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from assets.partitions import WAREHOUSE_POOL
+from assets.partitions import MONTHLY_DATA_FRESHNESS, WAREHOUSE_POOL
 from flightline.feature_table import (
     NOT_NULL_FEATURES,
     build_feature_table,
@@ -52,9 +52,7 @@ def table_schema(df: pl.DataFrame) -> dg.TableSchema:
     kinds={"polars", "duckdb"},
     pool=WAREHOUSE_POOL,
     # Rebuilt after each monthly landing: stale when a month's data never reached the features.
-    freshness_policy=dg.FreshnessPolicy.time_window(
-        fail_window=dt.timedelta(days=62), warn_window=dt.timedelta(days=35)
-    ),
+    freshness_policy=MONTHLY_DATA_FRESHNESS,
     description=(
         "Point-in-time features for every flight in fct_flights, with the label: written to "
         "DuckDB `features.flight_features`. Aggregates count only flights whose outcome was "

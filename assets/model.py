@@ -148,7 +148,7 @@ def delay_model(
             "train_months": list(result.split.train),
             "valid_month": result.split.valid,
             "test_month": result.split.test,
-            "first_flight_date": str(table["flight_month"].min()),
+            "first_month": str(table["flight_month"].min()),
         },
         "rows": {
             "train_and_valid": int(

@@ -1,10 +1,17 @@
-"""Time partitions shared by every monthly asset."""
+"""The monthly cadence shared by the assets: partitions, freshness, the warehouse pool."""
+
+import datetime as dt
 
 import dagster as dg
 
 # Flights and weather arrive by month. No end date: simulated and newly landed months after 2013
 # get partitions of their own.
 monthly_partitions = dg.MonthlyPartitionsDefinition(start_date="2013-01-01")
+
+# Data lands monthly: warn when a month is overdue, fail when two are.
+MONTHLY_DATA_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=dt.timedelta(days=62), warn_window=dt.timedelta(days=35)
+)
 
 # The DuckDB file takes one writer at a time: every asset that opens it runs in this pool.
 WAREHOUSE_POOL = "duckdb"

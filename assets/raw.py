@@ -1,21 +1,15 @@
 """Raw assets (group ``raw``): landing files loaded into DuckDB ``raw.*`` with typed schemas."""
 
-import datetime as dt
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.partitions import WAREHOUSE_POOL, month_key, monthly_partitions
+from assets.partitions import MONTHLY_DATA_FRESHNESS, WAREHOUSE_POOL, month_key, monthly_partitions
 from flightline.ingest import FULL_PARTITION, LoadResult, load_file
 from flightline.landing import landing_file
 from flightline.raw_schemas import LOAD_COLUMNS, RAW_TABLES, RawTable
 from resources import LandingZone
 
 REJECT_CHECK = "reject_rate_below_threshold"
-# Flights and weather land monthly: warn when a month is overdue, fail when two are.
-MONTHLY_DATA_FRESHNESS = dg.FreshnessPolicy.time_window(
-    fail_window=dt.timedelta(days=62), warn_window=dt.timedelta(days=35)
-)
 
 
 class RawLoadConfig(dg.Config):

@@ -48,7 +48,7 @@ def test_training_registers_a_validated_champion_with_a_readable_card(trained):
         "train_months": ["2013-01"],
         "valid_month": "2013-02",
         "test_month": "2013-03",
-        "first_flight_date": "2013-01",
+        "first_month": "2013-01",
     }
     assert card["gate"]["passed"] is True
     assert 0.6 < card["metrics"]["model"]["auc"] < 0.9
