@@ -5,11 +5,13 @@ import dagster as dg
 from assets.dbt import dbt_models, dbt_monthly_models
 from assets.features import features_point_in_time, flight_features, online_features
 from assets.model import champion_model, delay_model
+from assets.monitoring import feature_drift
 from assets.raw import raw_assets
 from assets.serving import bento_model, flight_delay_bento, flight_predictions
-from jobs import ingest_job, scoring_job, training_job
+from jobs import ingest_job, monitoring_job, scoring_job, training_job
 from resources import build_resources
 from sensors.landing import landing_sensor
+from sensors.retraining import retraining_sensor
 
 defs = dg.Definitions(
     assets=[
@@ -23,9 +25,10 @@ defs = dg.Definitions(
         bento_model,
         flight_delay_bento,
         flight_predictions,
+        feature_drift,
     ],
     asset_checks=[features_point_in_time],
-    jobs=[ingest_job, training_job, scoring_job],
-    sensors=[landing_sensor],
+    jobs=[ingest_job, training_job, scoring_job, monitoring_job],
+    sensors=[landing_sensor, retraining_sensor],
     resources=build_resources(),
 )

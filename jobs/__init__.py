@@ -24,3 +24,10 @@ scoring_job = dg.define_asset_job(
     partitions_def=monthly_partitions,
     description="Score the selected months with the champion into predictions.flight_predictions.",
 )
+
+monitoring_job = dg.define_asset_job(
+    "monitoring",
+    selection=dg.AssetSelection.assets(["monitoring", "feature_drift"]),
+    partitions_def=monthly_partitions,
+    description="Feature drift of the selected months against the champion's training data.",
+)

@@ -1,0 +1,69 @@
+"""The retraining sensor: start the training job when the champion has fallen behind the data.
+
+Triggers (each recorded in the run's tags): a configured number of months landed after the
+champion's test month, or a month whose feature drift (PSI) crossed the threshold. The run key
+names the champion and the trigger, so one trigger never starts two trainings; when the gate
+fails the champion stays, and so does the key. Reads the registry file and Dagster's event log,
+never the warehouse.
+"""
+
+
+import dagster as dg
+
+from flightline.drift import DRIFT_THRESHOLD
+from jobs import training_job
+from resources import ArtifactStore
+
+NEW_MONTHS_TRIGGER = 1  # retrain once this many months have landed after the champion's test month
+FLIGHTS = dg.AssetKey(["raw", "flights"])
+DRIFT = dg.AssetKey(["monitoring", "feature_drift"])
+
+
+def months_after(instance: dg.DagsterInstance, key: dg.AssetKey, month: str) -> list[str]:
+    return sorted(p[:7] for p in instance.get_materialized_partitions(key) if p[:7] > month)
+
+
+def drifted_month(instance: dg.DagsterInstance, months: list[str]) -> tuple[str, float] | None:
+    """The first of ``months`` whose latest drift materialization has max_psi over threshold."""
+    for month in months:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=DRIFT, asset_partitions=[f"{month}-01"]), limit=1
+        ).records
+        if records:
+            max_psi = records[0].event_log_entry.asset_materialization.metadata["max_psi"].value
+            if max_psi > DRIFT_THRESHOLD:
+                return month, max_psi
+    return None
+
+
+@dg.sensor(
+    job=training_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Retrains when new months land after the champion's data or features drift.",
+)
+def retraining_sensor(context: dg.SensorEvaluationContext, artifacts: ArtifactStore):
+    registry = artifacts.registry
+    champion = registry.champion()
+    if champion is None:
+        return dg.SkipReason("no champion yet: run the training job once (make run)")
+    test_month = registry.card(champion)["data_window"]["test_month"]
+    new_months = months_after(context.instance, FLIGHTS, test_month)
+    drift = drifted_month(context.instance, months_after(context.instance, DRIFT, test_month))
+    if drift:
+        month, max_psi = drift
+        reason = f"feature drift in {month}: max PSI {max_psi:.2f} > {DRIFT_THRESHOLD}"
+        run_key = f"drift:{champion}:{month}"
+    elif len(new_months) >= NEW_MONTHS_TRIGGER:
+        reason = f"{len(new_months)} new month(s) since {test_month}: {', '.join(new_months)}"
+        run_key = f"new-months:{champion}:{new_months[-1]}"
+    else:
+        return dg.SkipReason(f"champion {champion} is current (test month {test_month})")
+    return dg.RunRequest(
+        run_key=run_key,
+        tags={
+            "flightline/trigger": "retraining",
+            "flightline/retrain_reason": reason,
+            "flightline/champion_at_trigger": champion,
+        },
+    )
