@@ -8,8 +8,15 @@ from assets.model import champion_model, delay_model
 from assets.monitoring import feature_drift
 from assets.raw import raw_assets
 from assets.serving import bento_model, flight_delay_bento, flight_predictions
-from jobs import ingest_job, monitoring_job, scoring_job, training_job
+from jobs import (
+    ingest_job,
+    monitoring_job,
+    monitoring_schedule,
+    scoring_job,
+    training_job,
+)
 from resources import build_resources
+from sensors.automation import automation_sensor
 from sensors.landing import landing_sensor
 from sensors.retraining import retraining_sensor
 
@@ -29,6 +36,7 @@ defs = dg.Definitions(
     ],
     asset_checks=[features_point_in_time],
     jobs=[ingest_job, training_job, scoring_job, monitoring_job],
-    sensors=[landing_sensor, retraining_sensor],
+    schedules=[monitoring_schedule],
+    sensors=[landing_sensor, retraining_sensor, automation_sensor],
     resources=build_resources(),
 )

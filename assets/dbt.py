@@ -1,7 +1,8 @@
 """dbt models as Dagster assets: staging and marts, with dbt tests as asset checks.
 
-The translator is the one place that decides keys and groups: sources map onto the raw assets'
-keys (``raw/<table>``) so the graph is connected, and models are keyed and grouped by layer.
+The translator is the one place that decides keys, groups and automation: sources map onto the
+raw assets' keys (``raw/<table>``) so the graph is connected, models are keyed and grouped by
+layer, and every model follows its upstream (declarative automation).
 """
 
 import json
@@ -11,7 +12,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from assets.partitions import WAREHOUSE_POOL, monthly_partitions
+from assets.partitions import FOLLOWS_UPSTREAM, WAREHOUSE_POOL, monthly_partitions
 from resources.dbt import dbt_project
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"
@@ -25,6 +26,12 @@ class FlightlineDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return layer(dbt_resource_props)
+
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        # A model follows its upstream: a raw table reloaded from the UI updates its models too.
+        return FOLLOWS_UPSTREAM
 
 
 def layer(dbt_resource_props: Mapping[str, Any]) -> str:

@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from assets.partitions import MONTHLY_DATA_FRESHNESS, WAREHOUSE_POOL
+from assets.partitions import FOLLOWS_UPSTREAM, MONTHLY_DATA_FRESHNESS, WAREHOUSE_POOL
 from flightline.feature_table import (
     NOT_NULL_FEATURES,
     build_feature_table,
@@ -53,6 +53,8 @@ def table_schema(df: pl.DataFrame) -> dg.TableSchema:
     pool=WAREHOUSE_POOL,
     # Rebuilt after each monthly landing: stale when a month's data never reached the features.
     freshness_policy=MONTHLY_DATA_FRESHNESS,
+    # New months reach the features (and so the drift monitor) without waiting for a retraining.
+    automation_condition=FOLLOWS_UPSTREAM,
     description=(
         "Point-in-time features for every flight in fct_flights, with the label: written to "
         "DuckDB `features.flight_features`. Aggregates count only flights whose outcome was "

@@ -1,4 +1,4 @@
-"""The monthly cadence shared by the assets: partitions, freshness, the warehouse pool."""
+"""What the assets share: monthly partitions, freshness, automation, the warehouse pool."""
 
 import datetime as dt
 
@@ -12,6 +12,15 @@ monthly_partitions = dg.MonthlyPartitionsDefinition(start_date="2013-01-01")
 MONTHLY_DATA_FRESHNESS = dg.FreshnessPolicy.time_window(
     fail_window=dt.timedelta(days=62), warn_window=dt.timedelta(days=35)
 )
+
+# Declarative automation: materialize after an upstream asset updates. Not `eager()`: its
+# "no missing upstream partition" rule never holds with open-ended monthly partitions, and its
+# "newly missing" trigger would build an asset before its upstream exists.
+FOLLOWS_UPSTREAM = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("follows upstream")
 
 # The DuckDB file takes one writer at a time: every asset that opens it runs in this pool.
 WAREHOUSE_POOL = "duckdb"

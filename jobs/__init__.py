@@ -1,4 +1,4 @@
-"""Asset jobs."""
+"""Asset jobs and the monitoring schedule."""
 
 import dagster as dg
 
@@ -31,3 +31,16 @@ monitoring_job = dg.define_asset_job(
     partitions_def=monthly_partitions,
     description="Feature drift of the selected months against the champion's training data.",
 )
+
+
+@dg.schedule(
+    job=monitoring_job,
+    cron_schedule="0 6 * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every morning: feature drift of the latest landed month against the champion.",
+)
+def monitoring_schedule(context: dg.ScheduleEvaluationContext):
+    landed = sorted(context.instance.get_materialized_partitions(dg.AssetKey(["raw", "flights"])))
+    if not landed:
+        return dg.SkipReason("no flights landed yet")
+    return dg.RunRequest(run_key=f"drift:{landed[-1]}", partition_key=landed[-1])

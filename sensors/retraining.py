@@ -7,7 +7,6 @@ fails the champion stays, and so does the key. Reads the registry file and Dagst
 never the warehouse.
 """
 
-
 import dagster as dg
 
 from flightline.drift import DRIFT_THRESHOLD

@@ -64,3 +64,32 @@ def test_retraining_requests_once_per_trigger_and_says_why(trained, tmp_path):
         drifted = evaluate(instance, artifacts)
         assert drifted.run_key == f"drift:{champion}:2013-04"
         assert "max PSI 0.45" in drifted.tags["flightline/retrain_reason"]
+
+
+def test_monitoring_schedule_scores_the_latest_landed_month():
+    from jobs import monitoring_schedule
+
+    with dg.instance_for_test() as instance:
+        with dg.build_schedule_context(instance=instance) as context:
+            assert isinstance(monitoring_schedule(context), dg.SkipReason)
+        for month in ("2013-01", "2013-02"):
+            report(instance, FLIGHTS, month)
+        with dg.build_schedule_context(instance=instance) as context:
+            request = monitoring_schedule(context)
+    assert request.partition_key == "2013-02-01"
+    assert request.run_key == "drift:2013-02-01"
+
+
+def test_automation_runs_by_default_and_models_follow_their_upstream():
+    from definitions import defs
+
+    sensors = {s.name: s for s in defs.sensors}
+    for name in ("landing_sensor", "retraining_sensor", "flightline_automation"):
+        assert sensors[name].default_status == dg.DefaultSensorStatus.RUNNING, name
+    graph = defs.resolve_asset_graph()
+    for key in (
+        ["staging", "stg_flights"],
+        ["marts", "dim_planes"],
+        ["features", "flight_features"],
+    ):
+        assert graph.get(dg.AssetKey(key)).automation_condition.label == "follows upstream", key
