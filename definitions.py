@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.dbt import dbt_models, dbt_monthly_models
 from assets.features import features_point_in_time, flight_features, online_features
+from assets.feedback import served_predictions
 from assets.model import champion_model, delay_model
 from assets.monitoring import feature_drift
 from assets.raw import raw_assets
@@ -33,6 +34,7 @@ defs = dg.Definitions(
         flight_delay_bento,
         flight_predictions,
         feature_drift,
+        served_predictions,
     ],
     asset_checks=[features_point_in_time],
     jobs=[ingest_job, training_job, scoring_job, monitoring_job],

@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from assets.partitions import WAREHOUSE_POOL
+from assets.partitions import FOLLOWS_UPSTREAM, WAREHOUSE_POOL
 from flightline.drift import live_performance
 from flightline.prediction_log import LOG_DIR, join_outcomes, read_prediction_log
 from flightline.warehouse import read_table, replace_table
@@ -22,6 +22,8 @@ SERVED_TABLE = "monitoring.served_predictions"
     deps=[dg.AssetKey(["marts", "fct_flights"])],
     kinds={"polars", "duckdb"},
     pool=WAREHOUSE_POOL,
+    # Refreshed whenever a month's actual arrivals land in fct_flights.
+    automation_condition=FOLLOWS_UPSTREAM,
     description=(
         "Every prediction the service served (the JSON Lines log in `<data>/prediction_log/`), "
         "joined with the actual arrival from `marts.fct_flights` on (date, carrier, flight "
@@ -30,9 +32,7 @@ SERVED_TABLE = "monitoring.served_predictions"
         "flights). Metadata: live AUC, Brier score and calibration over rows with an outcome."
     ),
 )
-def served_predictions(
-    warehouse: DuckDBResource, artifacts: ArtifactStore
-) -> dg.MaterializeResult:
+def served_predictions(warehouse: DuckDBResource, artifacts: ArtifactStore) -> dg.MaterializeResult:
     log = read_prediction_log(Path(artifacts.root) / LOG_DIR)
     days = log["sched_dep_local"].dt.date().unique().drop_nulls().to_list()
     with warehouse.get_connection() as conn:

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from flightline.prediction_log import PredictionLog
 from flightline.scoring import (
     DEFAULT_MAX_ROWS,
     Flight,
@@ -77,11 +78,21 @@ class FlightDelay:
         )
         serving = {"model_tag": self.provenance.model_tag, "bento_tag": self.provenance.bento_tag}
         _card.update(self.model.card, serving={**serving, "max_rows": args.max_rows})
+        # Every served prediction goes to <FLIGHTLINE_HOME>/prediction_log/ (set FLIGHTLINE_HOME
+        # when serving a bento: the default data folder is relative to the code).
+        self.log = PredictionLog()
 
     @bentoml.api(input_spec=FlightsRequest)
     def predict(self, flights: list[Flight]) -> PredictResponse:
         """Delay probabilities for 1 to max_rows flights, scored in one vectorized call."""
-        scores = score_flights(self.model, requests_frame(flights))
+        frame = requests_frame(flights)
+        scores = score_flights(self.model, frame)
+        self.log.append(
+            frame,
+            scores,
+            model_version=self.provenance.model_version,
+            bento_tag=self.provenance.bento_tag,
+        )
         predictions = [Prediction.model_construct(**row) for row in prediction_records(scores)]
         return PredictResponse.model_construct(predictions=predictions, provenance=self.provenance)
 

@@ -30,12 +30,15 @@ BENTO_NAME = "flight_delay_service"
 SERVICE = "bentos.service:FlightDelay"
 SERVICE_MODULE = "bentos.service"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# The service imports flightline.scoring, which imports features and holidays: nothing else.
+# The service imports flightline.scoring (which imports features and holidays) and
+# flightline.prediction_log (which reads the data folder from settings): nothing else.
 BENTO_INCLUDE = [
     "bentos/service.py",
     "bentos/README.md",
     "flightline/__init__.py",
     "flightline/scoring.py",
+    "flightline/prediction_log.py",
+    "flightline/settings.py",
     "flightline/features.py",
     "flightline/holidays.py",
 ]

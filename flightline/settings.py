@@ -53,5 +53,6 @@ def duckdb_path() -> str:
 def export_environment() -> None:
     """Expose the resolved paths to subprocesses (dbt, bentoml) started from this process."""
     os.environ["FLIGHTLINE_DUCKDB_PATH"] = duckdb_path()
+    os.environ.setdefault("FLIGHTLINE_HOME", str(paths().home))  # the service's prediction log
     os.environ.setdefault("BENTOML_HOME", str(paths().bentoml_home))
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")

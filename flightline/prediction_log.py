@@ -1,0 +1,192 @@
+"""The prediction log: every prediction the service serves, as JSON Lines. No Dagster, no BentoML.
+
+The service appends one request's rows with :meth:`PredictionLog.append` (one write per request)
+to ``<FLIGHTLINE_HOME>/prediction_log/<UTC day>-<pid>.jsonl``: one file per day and process, so
+workers never share a file. A failed append is logged and swallowed: logging never breaks serving.
+
+:func:`read_prediction_log` reads every file back (a torn line, e.g. from a killed process, is
+skipped) and :func:`join_outcomes` attaches the actual arrival (``is_delayed``) from
+``marts.fct_flights`` on the flight's key (date, carrier, flight number, origin).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import threading
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+logger = logging.getLogger(__name__)
+
+LOG_DIR = "prediction_log"
+FLAGS: dict[str, pl.DataType] = {
+    "carrier_unknown": pl.Boolean(),
+    "origin_unknown": pl.Boolean(),
+    "dest_unknown": pl.Boolean(),
+    "tailnum_unknown": pl.Boolean(),
+    "weather_from_snapshot": pl.Boolean(),
+    "state_stale_days": pl.Int32(),
+    "history_incomplete": pl.Boolean(),
+}
+# One line of the log, as written (timestamps are ISO strings in the file).
+LOG_SCHEMA: dict[str, pl.DataType] = {
+    "served_at": pl.String(),
+    "request_id": pl.String(),
+    "flight_id": pl.String(),
+    "carrier": pl.String(),
+    "flight_number": pl.Int32(),
+    "tailnum": pl.String(),
+    "origin": pl.String(),
+    "dest": pl.String(),
+    "sched_dep_local": pl.String(),
+    "delay_probability": pl.Float64(),
+    "delayed": pl.Boolean(),
+    "model_version": pl.String(),
+    "bento_tag": pl.String(),
+    **FLAGS,
+}
+FLIGHT_KEY = ["flight_date", "carrier", "flight_number", "origin"]
+
+
+def default_log_folder() -> Path:
+    """``<FLIGHTLINE_HOME>/prediction_log`` (the data folder of :mod:`flightline.settings`)."""
+    from flightline.settings import paths
+
+    return paths().home / LOG_DIR
+
+
+def prediction_rows(
+    flights: pl.DataFrame,
+    scores: pl.DataFrame,
+    *,
+    model_version: str,
+    bento_tag: str | None = None,
+    request_id: str | None = None,
+    served_at: datetime | None = None,
+) -> pl.DataFrame:
+    """One log row per scored flight: the request frame's flight, its score and flags.
+
+    ``flights``: the frame passed to ``score_flights`` (``requests_frame`` or ``fct_flights``
+    rows); ``scores``: its result, row for row.
+    """
+    if flights.height != scores.height:
+        raise ValueError(f"{flights.height} flights but {scores.height} scores")
+    served_at = served_at or datetime.now(UTC)
+    scores = scores.rename({"weather_filled": "weather_from_snapshot"}, strict=False)
+    return (
+        pl.concat(
+            [
+                flights.select(
+                    pl.col("carrier", "flight_number", "tailnum", "origin", "dest"),
+                    pl.col("sched_dep_local").dt.strftime("%Y-%m-%dT%H:%M:%S"),
+                ),
+                scores.select("flight_id", "delay_probability", "delayed", *FLAGS),
+            ],
+            how="horizontal",
+        )
+        .select(
+            pl.lit(served_at.astimezone(UTC).isoformat()).alias("served_at"),
+            pl.lit(request_id or uuid.uuid4().hex).alias("request_id"),
+            pl.lit(model_version).alias("model_version"),
+            pl.lit(bento_tag, dtype=pl.String).alias("bento_tag"),
+            pl.all(),
+        )
+        .select([pl.col(c).cast(t) for c, t in LOG_SCHEMA.items()])
+    )
+
+
+class PredictionLog:
+    """Appends to ``<folder>/<UTC day>-<pid>.jsonl``; thread-safe, never raises."""
+
+    def __init__(self, folder: str | Path | None = None) -> None:
+        self.folder = Path(folder) if folder is not None else default_log_folder()
+        self._lock = threading.Lock()
+
+    def path_for(self, served_at: datetime) -> Path:
+        return self.folder / f"{served_at.astimezone(UTC):%Y-%m-%d}-{os.getpid()}.jsonl"
+
+    def append(self, flights: pl.DataFrame, scores: pl.DataFrame, **kwargs) -> Path | None:
+        """Log one request's predictions (kwargs: see :func:`prediction_rows`); None on failure."""
+        try:
+            kwargs.setdefault("served_at", datetime.now(UTC))
+            rows = prediction_rows(flights, scores, **kwargs)
+            if rows.height == 0:
+                return None
+            data = rows.write_ndjson().encode()
+            if not data.endswith(b"\n"):
+                data += b"\n"
+            path = self.path_for(kwargs["served_at"])
+            with self._lock:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("ab") as f:
+                    f.write(data)
+            return path
+        except Exception:
+            logger.exception("prediction log: could not append %d rows", scores.height)
+            return None
+
+
+def append_predictions(folder: str | Path, flights: pl.DataFrame, scores: pl.DataFrame, **kwargs):
+    """One-off :meth:`PredictionLog.append` (tests, scripts)."""
+    return PredictionLog(folder).append(flights, scores, **kwargs)
+
+
+def _read_file(path: Path) -> pl.DataFrame:
+    data = path.read_bytes()
+    try:
+        return pl.read_ndjson(io.BytesIO(data), schema=LOG_SCHEMA)
+    except Exception:  # a torn line (killed mid-write): keep the lines that parse
+        good, bad = [], 0
+        for line in data.splitlines():
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if isinstance(record, dict):
+                    good.append(record)
+                    continue
+            except ValueError:
+                pass
+            bad += 1
+        logger.warning("prediction log %s: skipped %d unreadable line(s)", path, bad)
+        return pl.DataFrame(good, schema=LOG_SCHEMA, strict=False)
+
+
+def read_prediction_log(folder: str | Path) -> pl.DataFrame:
+    """Every logged prediction under ``folder`` (``*.jsonl``), oldest file first.
+
+    ``served_at`` is a UTC datetime, ``sched_dep_local`` a naive New York local datetime; an
+    absent or empty folder gives an empty frame with the same columns.
+    """
+    files = sorted(Path(folder).glob("*.jsonl")) if Path(folder).is_dir() else []
+    frames = [_read_file(f) for f in files]
+    log = pl.concat(frames) if frames else pl.DataFrame(schema=LOG_SCHEMA)
+    return log.with_columns(
+        pl.col("served_at").str.to_datetime(time_zone="UTC", time_unit="us"),
+        pl.col("sched_dep_local").str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us"),
+    )
+
+
+def join_outcomes(log: pl.DataFrame, flights: pl.DataFrame) -> pl.DataFrame:
+    """``log`` with ``flight_date`` and ``is_delayed`` (null until the flight has landed).
+
+    ``flights``: ``fct_flights`` rows with ``flight_date``, ``carrier``, ``flight_number``,
+    ``origin`` and ``is_delayed`` (null for cancelled or diverted flights). The log's flight date
+    is the local date of ``sched_dep_local``. Every log row is kept, in order, exactly once.
+    """
+    outcomes = flights.select(
+        pl.col("flight_date").cast(pl.Date),
+        pl.col("carrier").cast(pl.String),
+        pl.col("flight_number").cast(pl.Int32),
+        pl.col("origin").cast(pl.String),
+        pl.col("is_delayed").cast(pl.Boolean),
+    ).unique(subset=FLIGHT_KEY, keep="first")
+    return log.with_columns(pl.col("sched_dep_local").dt.date().alias("flight_date")).join(
+        outcomes, on=FLIGHT_KEY, how="left", maintain_order="left"
+    )
