@@ -6,7 +6,7 @@ from assets.dbt import dbt_models, dbt_monthly_models
 from assets.features import features_point_in_time, flight_features, online_features
 from assets.feedback import served_predictions
 from assets.model import champion_model, delay_model
-from assets.monitoring import feature_drift
+from assets.monitoring import feature_drift, model_performance
 from assets.raw import raw_assets
 from assets.serving import bento_model, flight_delay_bento, flight_predictions
 from jobs import (
@@ -34,6 +34,7 @@ defs = dg.Definitions(
         flight_delay_bento,
         flight_predictions,
         feature_drift,
+        model_performance,
         served_predictions,
     ],
     asset_checks=[features_point_in_time],

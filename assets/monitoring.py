@@ -1,5 +1,5 @@
-"""Monitoring assets (group ``monitoring``): how far a month's features drift from the data the
-champion was trained on."""
+"""Monitoring assets (group ``monitoring``), per month: how far the features drift from the data
+the champion was trained on, and how the model did once the actual arrivals landed."""
 
 import dagster as dg
 import polars as pl
@@ -8,8 +8,8 @@ from dagster_duckdb import DuckDBResource
 from assets.features import FEATURES_TABLE
 from assets.features import flight_features as flight_features_asset
 from assets.partitions import WAREHOUSE_POOL, month_key, monthly_partitions
-from assets.serving import champion_folder
-from flightline.drift import DRIFT_THRESHOLD, drift_summary, feature_psi
+from assets.serving import PREDICTIONS_TABLE, champion_folder, flight_predictions
+from flightline.drift import DRIFT_THRESHOLD, drift_summary, feature_psi, live_performance
 from flightline.features import AGGREGATE_FEATURES
 from flightline.warehouse import read_table, replace_rows
 from resources import ArtifactStore
@@ -84,5 +84,46 @@ def feature_drift(
                 "| feature | PSI |\n|---|---|\n"
                 + "\n".join(f"| {t['feature']} | {t['psi']:.3f} |" for t in summary["top"])
             ),
+        }
+    )
+
+
+@dg.asset(
+    key=["monitoring", "model_performance"],
+    group_name="monitoring",
+    deps=[flight_predictions],
+    partitions_def=monthly_partitions,
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+    description=(
+        "How the model that scored a month did once its actual arrivals landed: AUC, Brier score "
+        "and calibration in the large, from `predictions.flight_predictions`. The retraining "
+        "sensor reads `auc` from this asset's metadata."
+    ),
+)
+def model_performance(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
+    month = month_key(context.partition_key)
+    with warehouse.get_connection() as conn:
+        scored = read_table(
+            conn,
+            f"SELECT is_delayed, delay_probability, model_version FROM {PREDICTIONS_TABLE} "
+            "WHERE flight_month = ?",
+            [month],
+        )
+    if scored.is_empty():
+        raise dg.Failure(
+            f"no predictions for {month}: materialize serving/flight_predictions first"
+        )
+    labelled = scored.filter(pl.col("is_delayed").is_not_null())
+    performance = live_performance(
+        labelled["is_delayed"].cast(pl.Int8).to_numpy(), labelled["delay_probability"].to_numpy()
+    )
+    return dg.MaterializeResult(
+        metadata={
+            **{k: v for k, v in performance.items() if v is not None},
+            "model_versions": ", ".join(sorted(scored["model_version"].unique().to_list())),
+            "rows_scored": scored.height,
         }
     )

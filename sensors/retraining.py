@@ -1,7 +1,8 @@
 """The retraining sensor: start the training job when the champion has fallen behind the data.
 
-Triggers (each recorded in the run's tags): a configured number of months landed after the
-champion's test month, or a month whose feature drift (PSI) crossed the threshold. The run key
+Triggers (each recorded in the run's tags), first match wins: a month's live AUC below the floor,
+a month whose feature drift (PSI) crossed the threshold, or a configured number of months landed
+after the champion's test month. The run key
 names the champion and the trigger, so one trigger never starts two trainings; when the gate
 fails the champion stays, and so does the key. Reads the registry file and Dagster's event log,
 never the warehouse.
@@ -14,24 +15,28 @@ from jobs import training_job
 from resources import ArtifactStore
 
 NEW_MONTHS_TRIGGER = 1  # retrain once this many months have landed after the champion's test month
+MIN_LIVE_AUC = 0.65  # retrain when a month's live AUC falls below this
 FLIGHTS = dg.AssetKey(["raw", "flights"])
 DRIFT = dg.AssetKey(["monitoring", "feature_drift"])
+PERFORMANCE = dg.AssetKey(["monitoring", "model_performance"])
 
 
 def months_after(instance: dg.DagsterInstance, key: dg.AssetKey, month: str) -> list[str]:
     return sorted(p[:7] for p in instance.get_materialized_partitions(key) if p[:7] > month)
 
 
-def drifted_month(instance: dg.DagsterInstance, months: list[str]) -> tuple[str, float] | None:
-    """The first of ``months`` whose latest drift materialization has max_psi over threshold."""
+def first_crossing(
+    instance: dg.DagsterInstance, key: dg.AssetKey, months: list[str], field: str, crosses
+) -> tuple[str, float] | None:
+    """The first of ``months`` whose latest materialization of ``key`` has a ``field`` value
+    for which ``crosses(value)`` holds."""
     for month in months:
         records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=DRIFT, asset_partitions=[f"{month}-01"]), limit=1
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[f"{month}-01"]), limit=1
         ).records
-        if records:
-            max_psi = records[0].event_log_entry.asset_materialization.metadata["max_psi"].value
-            if max_psi > DRIFT_THRESHOLD:
-                return month, max_psi
+        metadata = records[0].event_log_entry.asset_materialization.metadata if records else {}
+        if field in metadata and crosses(metadata[field].value):
+            return month, metadata[field].value
     return None
 
 
@@ -48,8 +53,26 @@ def retraining_sensor(context: dg.SensorEvaluationContext, artifacts: ArtifactSt
         return dg.SkipReason("no champion yet: run the training job once (make run)")
     test_month = registry.card(champion)["data_window"]["test_month"]
     new_months = months_after(context.instance, FLIGHTS, test_month)
-    drift = drifted_month(context.instance, months_after(context.instance, DRIFT, test_month))
-    if drift:
+    instance = context.instance
+    drift = first_crossing(
+        instance,
+        DRIFT,
+        months_after(instance, DRIFT, test_month),
+        "max_psi",
+        lambda psi: psi > DRIFT_THRESHOLD,
+    )
+    decay = first_crossing(
+        instance,
+        PERFORMANCE,
+        months_after(instance, PERFORMANCE, test_month),
+        "auc",
+        lambda auc: auc < MIN_LIVE_AUC,
+    )
+    if decay:
+        month, auc = decay
+        reason = f"live AUC {auc:.3f} in {month} < {MIN_LIVE_AUC}"
+        run_key = f"performance:{champion}:{month}"
+    elif drift:
         month, max_psi = drift
         reason = f"feature drift in {month}: max PSI {max_psi:.2f} > {DRIFT_THRESHOLD}"
         run_key = f"drift:{champion}:{month}"

@@ -4,9 +4,10 @@ import shutil
 
 import dagster as dg
 import duckdb
+import pytest
 
 from resources import ArtifactStore
-from sensors.retraining import DRIFT, FLIGHTS, retraining_sensor
+from sensors.retraining import DRIFT, FLIGHTS, PERFORMANCE, retraining_sensor
 
 
 def test_feature_drift_scores_a_month_against_the_champions_training_data(trained):
@@ -25,6 +26,25 @@ def test_feature_drift_scores_a_month_against_the_champions_training_data(traine
         ).fetchone()
     assert rows[0] >= 20 and rows[1] == 0  # the inputs, not the calendar or rolling outcomes
     assert rows[2] < 0.1  # the carrier mix hardly changes within a season
+
+
+def test_model_performance_measures_a_scored_month_against_its_arrivals(trained):
+    trained.materialize(
+        dg.AssetSelection.assets(
+            ["serving", "flight_predictions"], ["monitoring", "model_performance"]
+        ),
+        partition_key="2013-03-01",
+    )
+    result = trained.materialize(
+        dg.AssetSelection.assets(["monitoring", "model_performance"]), partition_key="2013-03-01"
+    )
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    champion = trained.resources["artifacts"].registry.champion()
+    card = trained.resources["artifacts"].registry.card(champion)
+    # the champion's test month: live AUC equals the AUC measured at training
+    assert metadata["auc"].value == pytest.approx(card["metrics"]["model"]["auc"], abs=1e-9)
+    assert metadata["model_versions"].value == champion
+    assert metadata["rows_scored"].value == 28_834
 
 
 def evaluate(instance, artifacts):
@@ -64,6 +84,13 @@ def test_retraining_requests_once_per_trigger_and_says_why(trained, tmp_path):
         drifted = evaluate(instance, artifacts)
         assert drifted.run_key == f"drift:{champion}:2013-04"
         assert "max PSI 0.45" in drifted.tags["flightline/retrain_reason"]
+
+        report(instance, PERFORMANCE, "2013-04", auc=0.71)
+        assert evaluate(instance, artifacts).run_key == drifted.run_key  # still good enough
+        report(instance, PERFORMANCE, "2013-04", auc=0.58)
+        decayed = evaluate(instance, artifacts)
+        assert decayed.run_key == f"performance:{champion}:2013-04"
+        assert decayed.tags["flightline/retrain_reason"] == "live AUC 0.580 in 2013-04 < 0.65"
 
 
 def test_monitoring_schedule_scores_the_latest_landed_month():
