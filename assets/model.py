@@ -9,6 +9,7 @@ import lightgbm as lgb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from assets.event_log import latest_materialization, latest_metadata
 from assets.features import FEATURES_TABLE, VOCABULARY_TABLE
 from assets.features import flight_features as flight_features_asset
 from assets.features import online_features as online_features_asset
@@ -55,21 +56,11 @@ def png_markdown(title: str, png: bytes) -> dg.MetadataValue:
     )
 
 
-def latest_materialization(context: dg.AssetExecutionContext, key: dg.AssetKey):
-    event = context.instance.get_latest_materialization_event(key)
-    return event.asset_materialization if event else None
-
-
-def latest_metadata(context: dg.AssetExecutionContext, key: dg.AssetKey) -> dict:
-    materialization = latest_materialization(context, key)
-    return {k: v.value for k, v in materialization.metadata.items()} if materialization else {}
-
-
-def upstream_data_versions(context: dg.AssetExecutionContext, keys: list[dg.AssetKey]) -> dict:
+def upstream_data_versions(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> dict:
     """Data version of each upstream asset's latest materialization, for the model card."""
     versions = {}
     for key in keys:
-        materialization = latest_materialization(context, key)
+        materialization = latest_materialization(instance, key)
         tags = (materialization.tags or {}) if materialization else {}
         versions[key.to_user_string()] = tags.get("dagster/data_version")
     return versions
@@ -135,7 +126,7 @@ def delay_model(
     model_text = result.booster.model_to_string()
     trained_at = dt.datetime.now(dt.UTC)
     version = model_version(model_text, trained_at)
-    snapshot = latest_metadata(context, online_features_asset.key)
+    snapshot = latest_metadata(context.instance, online_features_asset.key)
     card = {
         "model_name": "delay_model",
         "version": version,
@@ -157,7 +148,7 @@ def delay_model(
             "test": test.height,
         },
         "upstream_data_versions": upstream_data_versions(
-            context, [flight_features_asset.key, online_features_asset.key]
+            context.instance, [flight_features_asset.key, online_features_asset.key]
         ),
         "online_features": {
             "version": snapshot.get("snapshot_version"),
@@ -236,7 +227,7 @@ def delay_model(
     ),
 )
 def champion_model(context: dg.AssetExecutionContext, artifacts: ArtifactStore):
-    version = latest_metadata(context, DELAY_MODEL).get("version")
+    version = latest_metadata(context.instance, DELAY_MODEL).get("version")
     registry = artifacts.registry
     card = registry.card(version) if version else None
     if not card or not card["gate"]["passed"]:

@@ -8,6 +8,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from assets.event_log import latest_metadata
 from assets.features import read_flights_and_planes
 from assets.model import champion_model
 from assets.partitions import WAREHOUSE_POOL, month_key, monthly_partitions
@@ -54,8 +55,7 @@ def bento_model(
     ),
 )
 def flight_delay_bento(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    event = context.instance.get_latest_materialization_event(bento_model.key)
-    model_tag = event.asset_materialization.metadata["bentoml_model_tag"].value
+    model_tag = latest_metadata(context.instance, bento_model.key)["bentoml_model_tag"]
     bento_tag, size = build_bento(model_tag, labels={"dagster_run_id": context.run.run_id})
     return dg.MaterializeResult(
         metadata={

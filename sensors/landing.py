@@ -8,6 +8,7 @@ import json
 
 import dagster as dg
 
+from assets.event_log import latest_metadata
 from flightline.ingest import FULL_PARTITION
 from flightline.landing_scan import changed_files, scan
 from jobs import ingest_job
@@ -26,17 +27,9 @@ DOWNSTREAM = {
 def loaded_sha256(instance: dg.DagsterInstance, table: str, month: str | None) -> str | None:
     """The hash of the file behind the latest load of this table and month, from Dagster's own
     event log (the sensor never opens the warehouse)."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(
-            asset_key=dg.AssetKey(["raw", table]),
-            asset_partitions=[f"{month}-01"] if month else None,
-        ),
-        limit=1,
-    ).records
-    if not records:
-        return None
-    files = records[0].event_log_entry.asset_materialization.metadata.get("source_files")
-    for record in files.value.records if files else []:
+    partition = f"{month}-01" if month else None
+    files = latest_metadata(instance, dg.AssetKey(["raw", table]), partition).get("source_files")
+    for record in files.records if files else []:
         if record.data["partition"] == (month or FULL_PARTITION):
             return record.data["sha256"]
     return None

@@ -10,6 +10,7 @@ never the warehouse.
 
 import dagster as dg
 
+from assets.event_log import latest_metadata
 from flightline.drift import DRIFT_THRESHOLD
 from jobs import training_job
 from resources import ArtifactStore
@@ -31,12 +32,9 @@ def first_crossing(
     """The first of ``months`` whose latest materialization of ``key`` has a ``field`` value
     for which ``crosses(value)`` holds."""
     for month in months:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[f"{month}-01"]), limit=1
-        ).records
-        metadata = records[0].event_log_entry.asset_materialization.metadata if records else {}
-        if field in metadata and crosses(metadata[field].value):
-            return month, metadata[field].value
+        value = latest_metadata(instance, key, f"{month}-01").get(field)
+        if value is not None and crosses(value):
+            return month, value
     return None
 
 
