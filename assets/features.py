@@ -9,40 +9,32 @@ from dagster_duckdb import DuckDBResource
 
 from assets.partitions import FOLLOWS_UPSTREAM, MONTHLY_DATA_FRESHNESS, WAREHOUSE_POOL
 from flightline.feature_table import (
+    FEATURES_TABLE,
     NOT_NULL_FEATURES,
-    build_feature_table,
     null_counts,
+    online_state,
     point_in_time_mismatches,
-    vocabulary_frame,
-    vocabulary_from_frame,
+    read_month_history,
+    read_planes,
+    stored_vocabulary,
+    update_feature_table,
 )
-from flightline.features import (
-    FEATURE_COLUMNS,
-    build_feature_state,
-    forbidden_columns_present,
-    save_state,
-)
-from flightline.warehouse import read_table, replace_table
+from flightline.features import FEATURE_COLUMNS, forbidden_columns_present, save_state
+from flightline.warehouse import read_table
 from resources import ArtifactStore
 
 FCT_FLIGHTS = dg.AssetKey(["marts", "fct_flights"])
 DIM_PLANES = dg.AssetKey(["marts", "dim_planes"])
-FEATURES_TABLE = "features.flight_features"
-VOCABULARY_TABLE = "features.vocabulary"
 # The online snapshot keeps this many days of daily sums: enough for every feature window.
 ONLINE_HORIZON_DAYS = 35
 
 
-def read_flights_and_planes(warehouse: DuckDBResource) -> tuple[pl.DataFrame, pl.DataFrame]:
-    with warehouse.get_connection() as conn:
-        return (
-            read_table(conn, "SELECT * FROM marts.fct_flights ORDER BY flight_id"),
-            read_table(conn, "SELECT * FROM marts.dim_planes"),
-        )
-
-
 def table_schema(df: pl.DataFrame) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(n, str(t)) for n, t in df.schema.items()])
+
+
+class FlightFeaturesConfig(dg.Config):
+    full_rebuild: bool = False  # rebuild every month, not only new or changed ones
 
 
 @dg.asset(
@@ -72,24 +64,36 @@ def table_schema(df: pl.DataFrame) -> dg.TableSchema:
         ),
     ],
 )
-def flight_features(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
-    flights, planes = read_flights_and_planes(warehouse)
-    table, vocabulary = build_feature_table(flights, planes)
+def flight_features(
+    context: dg.AssetExecutionContext, config: FlightFeaturesConfig, warehouse: DuckDBResource
+):
     with warehouse.get_connection() as conn:
-        replace_table(conn, FEATURES_TABLE, table)
-        replace_table(conn, VOCABULARY_TABLE, vocabulary_frame(vocabulary))
-    nulls = null_counts(table)
+        update = update_feature_table(conn, full_rebuild=config.full_rebuild, log=context.log.info)
+        nulls = null_counts(conn)
+        rows, flights, ids, labelled, delay_rate, months = conn.execute(
+            f"SELECT (SELECT count(*) FROM {FEATURES_TABLE}), "
+            "(SELECT count(*) FROM marts.fct_flights), "
+            f"count(DISTINCT flight_id), count(is_delayed), avg(is_delayed::DOUBLE), "
+            f"list(DISTINCT flight_month ORDER BY flight_month) FROM {FEATURES_TABLE}"
+        ).fetchone()
+        empty = read_table(conn, f"SELECT * FROM {FEATURES_TABLE} LIMIT 0")
     forbidden = forbidden_columns_present(FEATURE_COLUMNS)
-    months = table["flight_month"].unique().sort().to_list()
+    rebuilt = update.rebuilt_months
     yield dg.MaterializeResult(
         metadata={
-            "dagster/row_count": table.height,
-            "dagster/column_schema": table_schema(table),
+            "dagster/row_count": rows,
+            "dagster/column_schema": table_schema(empty),
             "features": len(FEATURE_COLUMNS),
-            "labelled_rows": table["is_delayed"].is_not_null().sum(),
-            "delay_rate": float(table["is_delayed"].mean()),
-            "months": f"{months[0]}..{months[-1]} ({len(months)})",
-            "vocabulary_sizes": {k: len(v) for k, v in vocabulary.items()},
+            "labelled_rows": labelled,
+            "delay_rate": float(delay_rate or 0.0),
+            "months": f"{months[0]}..{months[-1]} ({len(months)})" if months else "none",
+            "rebuilt_months": f"{rebuilt[0]}..{rebuilt[-1]} ({len(rebuilt)})"
+            if rebuilt
+            else "none",
+            "removed_months": update.removed_months,
+            "rows_written": update.rows_written,
+            "full_rebuild": update.full_rebuild,
+            "vocabulary_sizes": {k: len(v) for k, v in update.vocabulary.items()},
         }
     )
     yield dg.AssetCheckResult(
@@ -99,8 +103,8 @@ def flight_features(context: dg.AssetExecutionContext, warehouse: DuckDBResource
     )
     yield dg.AssetCheckResult(
         check_name="one_row_per_flight",
-        passed=table.height == flights.height and table["flight_id"].n_unique() == table.height,
-        metadata={"feature_rows": table.height, "fct_flights_rows": flights.height},
+        passed=rows == flights and ids == rows,
+        metadata={"feature_rows": rows, "fct_flights_rows": flights, "distinct_flight_ids": ids},
     )
     yield dg.AssetCheckResult(
         check_name="no_forbidden_columns",
@@ -114,19 +118,25 @@ def flight_features(context: dg.AssetExecutionContext, warehouse: DuckDBResource
     blocking=True,
     pool=WAREHOUSE_POOL,
     description=(
-        "Recomputes the latest month's features from fct_flights up to that month alone and "
-        "compares them with the stored ones: any difference means later data leaked in."
+        "Recomputes the second-to-last month's features from fct_flights up to that month alone "
+        "and compares them with the stored ones: any difference means later data leaked in."
     ),
 )
 def features_point_in_time(warehouse: DuckDBResource) -> dg.AssetCheckResult:
-    flights, planes = read_flights_and_planes(warehouse)
     with warehouse.get_connection() as conn:
-        stored = read_table(conn, f"SELECT * FROM {FEATURES_TABLE}")
-        vocabulary = vocabulary_from_frame(read_table(conn, f"SELECT * FROM {VOCABULARY_TABLE}"))
-    months = sorted(stored["flight_month"].unique().to_list())
-    # The second-to-last month is the strongest test: a whole later month could leak into it.
-    month = months[-2] if len(months) > 1 else months[-1]
-    mismatches = point_in_time_mismatches(flights, planes, stored, month, vocabulary)
+        months = [
+            r[0]
+            for r in conn.execute(
+                f"SELECT DISTINCT flight_month FROM {FEATURES_TABLE} ORDER BY 1"
+            ).fetchall()
+        ]
+        # The second-to-last month is the strongest test: a whole later month could leak into it.
+        month = months[-2] if len(months) > 1 else months[-1]
+        history = read_month_history(conn, month, month)
+        planes = read_planes(conn)
+        stored = read_table(conn, f"SELECT * FROM {FEATURES_TABLE} WHERE flight_month = ?", [month])
+        vocabulary = stored_vocabulary(conn)
+    mismatches = point_in_time_mismatches(history, planes, stored, month, vocabulary)
     return dg.AssetCheckResult(
         passed=not mismatches,
         metadata={"month": month, "mismatched_cells": mismatches},
@@ -148,8 +158,8 @@ def features_point_in_time(warehouse: DuckDBResource) -> dg.AssetCheckResult:
 def online_features(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, artifacts: ArtifactStore
 ) -> dg.MaterializeResult:
-    flights, planes = read_flights_and_planes(warehouse)
-    state = build_feature_state(flights, planes, horizon_days=ONLINE_HORIZON_DAYS)
+    with warehouse.get_connection() as conn:
+        state = online_state(conn, ONLINE_HORIZON_DAYS)
     version = f"{state.as_of_day.isoformat()}-{context.run.run_id[:8]}"
     folder = save_state(state, artifacts.online_features / version)
     size = sum(f.stat().st_size for f in Path(folder).iterdir())

@@ -10,11 +10,10 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets.event_log import latest_materialization, latest_metadata
-from assets.features import FEATURES_TABLE, VOCABULARY_TABLE
 from assets.features import flight_features as flight_features_asset
 from assets.features import online_features as online_features_asset
 from assets.partitions import WAREHOUSE_POOL
-from flightline.feature_table import recode_categoricals, vocabulary_from_frame
+from flightline.feature_table import FEATURES_TABLE, recode_categoricals, stored_vocabulary
 from flightline.gate import GateThresholds, evaluate_gate
 from flightline.registry import model_version
 from flightline.training import (
@@ -22,6 +21,7 @@ from flightline.training import (
     bootstrap_auc_diff,
     calibration_plot_png,
     labels,
+    month_split,
     predict,
     roc_plot_png,
     train_and_evaluate,
@@ -40,6 +40,9 @@ GATE_CHECKS = [
 
 class DelayModelConfig(dg.Config):
     test_month: str | None = None  # default: the last month landed
+    # Months of training data before the validation month: a year covers every season and keeps
+    # training time and memory flat however long the history grows.
+    train_months: int = 12
     seed: int = 0
     threshold: float = 0.5  # probability at which a flight is reported as delayed
     shuffle_labels: bool = False  # negative control: train on permuted labels; the gate must fail
@@ -97,12 +100,21 @@ def delay_model(
     artifacts: ArtifactStore,
 ):
     with warehouse.get_connection() as conn:
-        table = read_table(conn, f"SELECT * FROM {FEATURES_TABLE} ORDER BY flight_id")
-        vocabulary = vocabulary_from_frame(read_table(conn, f"SELECT * FROM {VOCABULARY_TABLE}"))
+        months = [
+            r[0]
+            for r in conn.execute(f"SELECT DISTINCT flight_month FROM {FEATURES_TABLE}").fetchall()
+        ]
+        split = month_split(months, config.test_month, config.train_months)
+        table = read_table(
+            conn,
+            f"SELECT * FROM {FEATURES_TABLE} WHERE flight_month IN (SELECT UNNEST(?)) ORDER BY flight_id",
+            [[*split.train, split.valid, split.test]],
+        )
+        vocabulary = stored_vocabulary(conn)
     if config.shuffle_labels:
         table = table.with_columns(pl.col(LABEL).shuffle(seed=config.seed))
 
-    result = train_and_evaluate(table, test_month=config.test_month, seed=config.seed)
+    result = train_and_evaluate(table, test_month=split.test, seed=config.seed)
     test = table.filter((pl.col("flight_month") == result.split.test) & pl.col(LABEL).is_not_null())
     test = test.sort("flight_id")
     preds = result.test_predictions.sort("flight_id")

@@ -5,11 +5,11 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from assets.features import FEATURES_TABLE
 from assets.features import flight_features as flight_features_asset
 from assets.partitions import WAREHOUSE_POOL, month_key, monthly_partitions
 from assets.serving import PREDICTIONS_TABLE, champion_folder, flight_predictions
 from flightline.drift import DRIFT_THRESHOLD, drift_summary, feature_psi, live_performance
+from flightline.feature_table import FEATURES_TABLE
 from flightline.features import AGGREGATE_FEATURES
 from flightline.warehouse import read_table, replace_rows
 from resources import ArtifactStore

@@ -9,10 +9,10 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets.event_log import latest_metadata
-from assets.features import read_flights_and_planes
 from assets.model import champion_model
 from assets.partitions import WAREHOUSE_POOL, month_key, monthly_partitions
 from flightline.bento_store import build_bento, save_model_to_bentoml
+from flightline.feature_table import read_month_history, read_planes
 from flightline.features import build_feature_state
 from flightline.scoring import load_scoring_model, score_flights
 from flightline.warehouse import replace_rows
@@ -85,11 +85,14 @@ def flight_predictions(
 ) -> dg.MaterializeResult:
     version, folder = champion_folder(artifacts)
     model = load_scoring_model(folder)
-    flights, planes = read_flights_and_planes(warehouse)
-    months = [month_key(k) for k in context.partition_keys]
+    months = sorted(month_key(k) for k in context.partition_keys)
+    with warehouse.get_connection() as conn:
+        flights = read_month_history(conn, months[0], months[-1])
+        planes = read_planes(conn)
     rows = flights.filter(pl.col("flight_month").is_in(months))
-    # A state from all history, not the model's 35-day snapshot: every flight of the month gets
-    # complete windows, and each still sees only what was known the night before it.
+    # A state from the history the months' windows reach, not the model's 35-day snapshot: every
+    # flight of the months gets complete windows, and each still sees only what was known the
+    # night before it.
     state = build_feature_state(flights, planes)
     scored = (
         score_flights(model, rows, state=state)

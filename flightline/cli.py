@@ -123,6 +123,14 @@ def main(argv: list[str] | None = None) -> None:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--from", dest="start", default="2013-01", help="first month, YYYY-MM")
         p.add_argument("--to", dest="end", default="2013-12", help="last month, YYYY-MM")
+        if name in ("land", "run"):
+            p.add_argument(
+                "--scale",
+                type=int,
+                default=None,
+                metavar="N",
+                help="N times the real volume instead: 2013 plus N-1 simulated years (see scale.py)",
+            )
     simulate = sub.add_parser("simulate", help="land synthetic months after 2013, with drift")
     simulate.add_argument("--months", required=True, help="e.g. 2014-01..2014-03")
     simulate.add_argument("--drift", default="", help="e.g. weather=0.3,carrier:EV=0.2,routes=0.05")
@@ -184,7 +192,16 @@ def main(argv: list[str] | None = None) -> None:
         months = month_range(args.start, args.end)
     except ValueError as e:
         parser.error(str(e))
-    if args.command in ("land", "run"):
+    if args.command in ("land", "run") and args.scale:
+        from flightline.scale import land_scaled, scaled_months
+
+        try:
+            n = land_scaled(settings.paths().landing, args.scale)
+        except ValueError as e:
+            parser.error(str(e))
+        months = month_range("2013-01", "2013-12") + scaled_months(args.scale)
+        print(f"landed {n:,} flights for {months[0]}..{months[-1]} in {settings.paths().landing}")
+    elif args.command in ("land", "run"):
         files = land(settings.paths().landing, months)
         print(
             f"landed {len(files)} files for {months[0]}..{months[-1]} in {settings.paths().landing}"

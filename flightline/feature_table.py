@@ -1,7 +1,19 @@
-"""The training feature table: every flight of ``fct_flights`` with its point-in-time features."""
+"""The training feature table: every flight of ``fct_flights`` with its point-in-time features.
+
+The table is maintained by month. A month's features depend only on its own flights and those of
+the :data:`LOOKBACK_DAYS` before it (every aggregate is a window of at most 28 days), so a new or
+changed month rebuilds that month and the two after it, never the whole history, and a full build
+runs in chunks of months whose memory does not grow with the years of history.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+import duckdb
 import polars as pl
 
 from flightline.features import (
@@ -11,13 +23,28 @@ from flightline.features import (
     CATEGORICAL_SOURCES,
     FEATURE_COLUMNS,
     LABEL,
+    MAX_WINDOW_DAYS,
     SCHEDULE_FEATURES,
+    STATE_FORMAT_VERSION,
+    FeatureState,
     Vocabulary,
     build_feature_state,
     build_vocabulary,
     flight_features,
 )
 from flightline.training import MONTH_COLUMN, training_table
+from flightline.warehouse import read_table, replace_rows, replace_table
+
+FEATURES_TABLE = "features.flight_features"
+VOCABULARY_TABLE = "features.vocabulary"
+# Per month: the fingerprint of the inputs its stored features were built from.
+BUILDS_TABLE = "features.flight_feature_builds"
+# Flights scheduled this many days before a month are enough to compute its features: the longest
+# window plus the days an outcome can take to become known (arrival the next day, +1 day; a
+# flight that never arrived counts two days after its scheduled day), with margin.
+LOOKBACK_DAYS = MAX_WINDOW_DAYS + 7
+# Months built together: bigger chunks amortize per-chunk work, smaller ones bound memory.
+CHUNK_MONTHS = 12
 
 # Features that exist for every historical flight: a null here means the feature code is broken.
 # Weather and plane attributes may be missing in the source data (LightGBM handles NaN).
@@ -59,13 +86,17 @@ def vocabulary_from_frame(df: pl.DataFrame) -> dict[str, list[str]]:
     }
 
 
-def null_counts(table: pl.DataFrame, columns: list[str] = NOT_NULL_FEATURES) -> dict[str, int]:
-    counts = table.select(pl.col(c).null_count() for c in columns).row(0, named=True)
-    return {c: n for c, n in counts.items() if n}
+def null_counts(
+    conn: duckdb.DuckDBPyConnection, columns: Sequence[str] = NOT_NULL_FEATURES
+) -> dict[str, int]:
+    """Nulls per column of the stored feature table, for the columns that must have none."""
+    select = ", ".join(f'count(*) - count("{c}")' for c in columns)
+    counts = conn.execute(f"SELECT {select} FROM {FEATURES_TABLE}").fetchone()
+    return {c: int(n) for c, n in zip(columns, counts, strict=True) if n}
 
 
 def point_in_time_mismatches(
-    flights: pl.DataFrame,
+    history: pl.DataFrame,
     planes: pl.DataFrame,
     stored: pl.DataFrame,
     month: str,
@@ -73,12 +104,12 @@ def point_in_time_mismatches(
 ) -> dict[str, int]:
     """Recompute ``month``'s features from flights up to that month alone; count differing cells.
 
-    Stored features were built from all history; if any later data leaked into them, the
-    recomputation differs.
+    ``history``: fct_flights rows from :func:`history_start` of ``month`` up to ``month``.
+    ``stored``: the stored feature rows of ``month``, possibly built with later months at hand;
+    if any later data leaked into them, the recomputation differs.
     """
-    upto = flights.filter(pl.col(MONTH_COLUMN) <= month)
-    recomputed, _ = build_feature_table(upto, planes, vocabulary)
-    recomputed = recomputed.filter(pl.col(MONTH_COLUMN) == month).sort("flight_id")
+    upto = history.filter(pl.col(MONTH_COLUMN) <= month)
+    recomputed = build_month_features(upto, planes, [month], vocabulary).sort("flight_id")
     stored = stored.filter(pl.col(MONTH_COLUMN) == month).sort("flight_id")
     if recomputed.height != stored.height or not recomputed["flight_id"].equals(
         stored["flight_id"]
@@ -116,3 +147,214 @@ def recode_categoricals(
                 )
             )
     return table.with_columns(exprs) if exprs else table
+
+
+# --------------------------------------------------------------------------------------------
+# Incremental maintenance by month
+# --------------------------------------------------------------------------------------------
+
+
+def previous_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:7])
+    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
+
+
+def history_start(month: str) -> date:
+    """First scheduled day of the flights the features of ``month`` (and later) need."""
+    return date(int(month[:4]), int(month[5:7]), 1) - timedelta(days=LOOKBACK_DAYS)
+
+
+def months_to_rebuild(current: Mapping[str, str], built: Mapping[str, str]) -> list[str]:
+    """Months whose stored features are missing or stale, in order.
+
+    ``current``/``built``: month -> fingerprint of its inputs now / when its features were built.
+    A month is stale when its own inputs or those of the two months before changed (appeared,
+    disappeared or differ): the lookback reaches at most two months back.
+    """
+    changed = {m for m in {*current, *built} if current.get(m) != built.get(m)}
+    return [
+        m
+        for m in sorted(current)
+        if m in changed
+        or previous_month(m) in changed
+        or previous_month(previous_month(m)) in changed
+    ]
+
+
+def month_chunks(months: Sequence[str], size: int = CHUNK_MONTHS) -> list[list[str]]:
+    """Runs of consecutive months, each cut into chunks of at most ``size``."""
+    chunks: list[list[str]] = []
+    for month in sorted(months):
+        last = chunks[-1] if chunks else None
+        if last and len(last) < size and previous_month(month) == last[-1]:
+            last.append(month)
+        else:
+            chunks.append([month])
+    return chunks
+
+
+def extend_vocabulary(
+    vocabulary: Vocabulary | None, values: Mapping[str, Sequence[str]]
+) -> dict[str, list[str]]:
+    """Known codes keep their position; new values are appended in sorted order.
+
+    Stored feature rows hold codes, so codes must never move while those rows are kept.
+    """
+    out = {}
+    for src in CATEGORICAL_SOURCES.values():
+        known = list((vocabulary or {}).get(src, []))
+        seen = set(known)
+        out[src] = known + sorted(v for v in set(values.get(src, [])) if v not in seen)
+    return out
+
+
+def _context_fingerprint(conn: duckdb.DuckDBPyConnection) -> str:
+    """What every month's features depend on besides flights: planes and the feature set."""
+    planes = conn.execute("SELECT sum(hash(p))::VARCHAR FROM marts.dim_planes p").fetchone()[0]
+    code = f"{STATE_FORMAT_VERSION}|{LOOKBACK_DAYS}|{','.join(FEATURE_COLUMNS)}"
+    return hashlib.sha256(f"{planes}|{code}".encode()).hexdigest()[:16]
+
+
+def input_fingerprints(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Month -> fingerprint of its fct_flights rows (every column) and of the shared inputs."""
+    context = _context_fingerprint(conn)
+    rows = conn.execute(
+        "SELECT flight_month, count(*), sum(hash(f))::VARCHAR FROM marts.fct_flights f GROUP BY 1"
+    ).fetchall()
+    return {month: f"{n}:{h}:{context}" for month, n, h in rows}
+
+
+def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    schema, table = name.split(".")
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def built_fingerprints(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    if not (_table_exists(conn, BUILDS_TABLE) and _table_exists(conn, FEATURES_TABLE)):
+        return {}
+    return dict(conn.execute(f"SELECT flight_month, fingerprint FROM {BUILDS_TABLE}").fetchall())
+
+
+def stored_vocabulary(conn: duckdb.DuckDBPyConnection) -> dict[str, list[str]] | None:
+    if not _table_exists(conn, VOCABULARY_TABLE):
+        return None
+    return vocabulary_from_frame(read_table(conn, f"SELECT * FROM {VOCABULARY_TABLE}"))
+
+
+def read_month_history(
+    conn: duckdb.DuckDBPyConnection, first_month: str, last_month: str
+) -> pl.DataFrame:
+    """fct_flights rows up to ``last_month`` that the features of ``first_month``.. need."""
+    return read_table(
+        conn,
+        "SELECT * FROM marts.fct_flights WHERE flight_date >= ? AND flight_month <= ? "
+        "ORDER BY flight_id",
+        [history_start(first_month), last_month],
+    )
+
+
+def read_planes(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return read_table(conn, "SELECT * FROM marts.dim_planes")
+
+
+def online_state(conn: duckdb.DuckDBPyConnection, horizon_days: int) -> FeatureState:
+    """The as-of state after the last landed day, trimmed to ``horizon_days`` (the snapshot).
+
+    Only the flights its daily sums can reach are read; route distances (used when a request
+    gives none) come from all history, as in a state built from everything.
+    """
+    flights = read_table(
+        conn,
+        "SELECT * FROM marts.fct_flights WHERE flight_date >= "
+        "(SELECT max(flight_date) FROM marts.fct_flights) - ?::INTEGER ORDER BY flight_id",
+        [horizon_days + LOOKBACK_DAYS],
+    )
+    routes = read_table(
+        conn,
+        "SELECT origin, dest, max(distance_miles)::INTEGER AS distance_miles "
+        "FROM marts.fct_flights WHERE distance_miles IS NOT NULL GROUP BY ALL ORDER BY ALL",
+    )
+    state = build_feature_state(flights, read_planes(conn), horizon_days=horizon_days)
+    return replace(state, routes=routes)
+
+
+def build_month_features(
+    history: pl.DataFrame, planes: pl.DataFrame, months: Sequence[str], vocabulary: Vocabulary
+) -> pl.DataFrame:
+    """Feature rows of the flights of ``months``, from history reaching LOOKBACK_DAYS before."""
+    table, _ = build_feature_table(history, planes, vocabulary)
+    return table.filter(pl.col(MONTH_COLUMN).is_in(list(months)))
+
+
+@dataclass
+class FeatureTableUpdate:
+    rebuilt_months: list[str] = field(default_factory=list)
+    removed_months: list[str] = field(default_factory=list)
+    rows_written: int = 0
+    full_rebuild: bool = False
+    vocabulary: dict[str, list[str]] = field(default_factory=dict)
+
+
+def update_feature_table(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    full_rebuild: bool = False,
+    chunk_months: int = CHUNK_MONTHS,
+    log: Callable[[str], None] = lambda _: None,
+) -> FeatureTableUpdate:
+    """Bring ``features.flight_features`` up to date with ``marts.fct_flights``, month by month.
+
+    Each chunk of months is written in one transaction (its rows replaced, so a rerun never
+    duplicates), then its fingerprints: a run stopped halfway leaves the unfinished months stale,
+    and the next run rebuilds them.
+    """
+    current = input_fingerprints(conn)
+    built = {} if full_rebuild else built_fingerprints(conn)
+    update = FeatureTableUpdate(full_rebuild=not built)
+    if update.full_rebuild:  # nothing reusable: start from empty tables and a sorted vocabulary
+        conn.execute(f"DROP TABLE IF EXISTS {FEATURES_TABLE}")
+        conn.execute(f"DROP TABLE IF EXISTS {BUILDS_TABLE}")
+    distinct = {
+        src: [
+            r[0]
+            for r in conn.execute(
+                f"SELECT DISTINCT {src} FROM marts.fct_flights WHERE {src} IS NOT NULL"
+            ).fetchall()
+        ]
+        for src in CATEGORICAL_SOURCES.values()
+    }
+    vocabulary = extend_vocabulary(
+        None if update.full_rebuild else stored_vocabulary(conn), distinct
+    )
+    replace_table(conn, VOCABULARY_TABLE, vocabulary_frame(vocabulary))
+    update.vocabulary = vocabulary
+
+    update.removed_months = sorted(set(built) - set(current))
+    if update.removed_months and _table_exists(conn, FEATURES_TABLE):
+        conn.execute(
+            f"DELETE FROM {FEATURES_TABLE} WHERE flight_month IN (SELECT UNNEST(?))",
+            [update.removed_months],
+        )
+        conn.execute(
+            f"DELETE FROM {BUILDS_TABLE} WHERE flight_month IN (SELECT UNNEST(?))",
+            [update.removed_months],
+        )
+    planes = read_planes(conn)
+    for chunk in month_chunks(months_to_rebuild(current, built), chunk_months):
+        history = read_month_history(conn, chunk[0], chunk[-1])
+        table = build_month_features(history, planes, chunk, vocabulary)
+        replace_rows(conn, FEATURES_TABLE, table, MONTH_COLUMN, chunk)
+        builds = pl.DataFrame(
+            {"flight_month": chunk, "fingerprint": [current[m] for m in chunk]},
+            schema={"flight_month": pl.String, "fingerprint": pl.String},
+        )
+        replace_rows(conn, BUILDS_TABLE, builds, "flight_month", chunk)
+        update.rebuilt_months += chunk
+        update.rows_written += table.height
+        log(f"features for {chunk[0]}..{chunk[-1]}: {table.height:,} rows")
+    return update

@@ -49,12 +49,17 @@ from flightline.features import (
     feature_matrix,
     flight_features,
     load_state,
+    precompute_as_of_features,
 )
 
 MODEL_FILE = "model.txt"
 CARD_FILE = "model_card.json"
 STATE_DIR = "online_features"
 DEFAULT_MAX_ROWS = 10_000
+# LightGBM threads per request in the service: concurrent requests give the parallelism, and
+# OpenMP's fork/join costs more than a small request's whole prediction (measured: ~8 ms vs
+# 0.1 ms for one flight on a busy 2-core machine; no faster for 1,000 flights either).
+SERVING_NUM_THREADS = 1
 # Requests for days before this many years from now (or after) are refused as implausible.
 MIN_YEAR, MAX_YEAR = 1970, 2100
 
@@ -126,7 +131,8 @@ def load_scoring_model(folder: str | Path) -> ScoringModel:
     return ScoringModel(
         booster=booster,
         card=card,
-        state=load_state(folder / STATE_DIR),
+        # Serving scores days on/after the snapshot's as-of day: memoize their aggregates once.
+        state=precompute_as_of_features(load_state(folder / STATE_DIR)),
         vocabulary=vocabulary,
         threshold=float(card.get("threshold", 0.5)),
         features=features,
@@ -156,7 +162,9 @@ def score_flights(
     state = state if state is not None else model.state
     if flights.height == 0:
         return _empty_scores()
-    if narrow_state:
+    # Narrowing makes a new state (without the as-of memo): only worth it when windows are
+    # computed per request, i.e. unless every flight is served from the memo.
+    if narrow_state and not _all_from_memo(flights, state):
         state = narrow_state_to(flights, state)
     features = flight_features(flights, state, model.vocabulary)
     matrix = feature_matrix(features, model.features)
@@ -174,6 +182,27 @@ def score_flights(
         *FLAG_COLUMNS,
         incomplete.alias("history_incomplete"),
     )
+
+
+def score_request_batch(
+    model: ScoringModel, requests: Sequence[Sequence[Flight]], *, num_threads: int = 0
+) -> list[tuple[pl.DataFrame, pl.DataFrame]]:
+    """Several requests scored in ONE :func:`score_flights` call: (frame, scores) per request.
+
+    Each row's features and probability depend on that row alone, so this equals scoring each
+    request on its own; it pays the per-call cost (~50 small Polars operations, one LightGBM
+    call) once for all of them. The service batches the requests that queue up while it scores.
+    """
+    frames = [requests_frame(flights) for flights in requests]
+    if not frames:
+        return []
+    frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
+    scores = score_flights(model, frame, num_threads=num_threads)
+    out, offset = [], 0
+    for f in frames:
+        out.append((f, scores.slice(offset, f.height)))
+        offset += f.height
+    return out
 
 
 _NARROWING_COLUMNS = ("carrier", "origin", "dest", "tailnum", "flight_number")
@@ -195,6 +224,13 @@ def narrow_state_to(flights: pl.DataFrame, state: FeatureState) -> FeatureState:
             frame = frame.join(present, on=cols, how="semi")
         daily[key.name] = frame
     return replace(state, daily=daily)
+
+
+def _all_from_memo(flights: pl.DataFrame, state: FeatureState) -> bool:
+    """Every flight is on/after the state's as-of day and the state holds their aggregates."""
+    if not state.as_of_features_ready:
+        return False
+    return bool(flights.select((_local_day(flights) >= state.as_of_day).all()).item())
 
 
 def _local_day(flights: pl.DataFrame) -> pl.Expr:
@@ -513,6 +549,27 @@ class Provenance(BaseModel):
 class PredictResponse(BaseModel):
     predictions: list[Prediction]
     provenance: Provenance
+
+
+def response_json(scores: pl.DataFrame, provenance: Provenance) -> bytes:
+    """The :class:`PredictResponse` JSON of :func:`score_flights` rows, written by Polars.
+
+    Same document as ``PredictResponse(predictions=..., provenance=...).model_dump_json()`` (same
+    keys in the same order, same values), without one pydantic object per flight: ~0.4 ms instead
+    of ~9 ms for 1,000 flights.
+    """
+    rows = scores.rename({"weather_filled": "weather_from_snapshot"}).select(
+        list(Prediction.model_fields)
+    )
+    return b"".join(
+        (
+            b'{"predictions":',
+            rows.write_json().encode(),
+            b',"provenance":',
+            provenance.model_dump_json().encode(),
+            b"}",
+        )
+    )
 
 
 def prediction_records(scores: pl.DataFrame) -> list[dict[str, Any]]:

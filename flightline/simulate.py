@@ -314,11 +314,18 @@ def simulate_months(
 
 
 def simulate_month(
-    month: str, drift: DriftSpec = NO_DRIFT, seed: int = 0, templates: Templates | None = None
+    month: str,
+    drift: DriftSpec = NO_DRIFT,
+    seed: int = 0,
+    templates: Templates | None = None,
+    template_days: list[int] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The (flights, weather) landing frames of one simulated month.
 
     Every column is a string as in the landing files, missing values are null (written ``NA``).
+    ``template_days``: a permutation of the template month's days, ``template_days[i]`` being
+    the template day of target day ``i + 1`` (default: the same day; a target day past the
+    template month's end repeats its last entry). Each day's flights and weather stay together.
     """
     _check_months([month])
     _check_seed(seed)
@@ -327,10 +334,13 @@ def simulate_month(
     year, mon = parse_month(month)
     n_template_days = calendar.monthrange(TEMPLATE_YEAR, mon)[1]
     n_days = calendar.monthrange(year, mon)[1]
+    order = list(range(1, n_template_days + 1)) if template_days is None else list(template_days)
+    if sorted(order) != list(range(1, n_template_days + 1)):
+        raise ValueError(f"template_days must be a permutation of 1..{n_template_days}")
     day_map = pl.DataFrame(
         {
             "day": list(range(1, n_days + 1)),
-            "_tday": [min(d, n_template_days) for d in range(1, n_days + 1)],
+            "_tday": [order[min(d, n_template_days) - 1] for d in range(1, n_days + 1)],
         },
         schema={"day": pl.Int64, "_tday": pl.Int64},
     )

@@ -78,8 +78,11 @@ class MonthSplit:
     test: str
 
 
-def month_split(months: Iterable[str], test_month: str | None = None) -> MonthSplit:
-    """Test = ``test_month`` (default: the last month), valid = the month before, train = earlier."""
+def month_split(
+    months: Iterable[str], test_month: str | None = None, train_months: int | None = None
+) -> MonthSplit:
+    """Test = ``test_month`` (default: the last month), valid = the month before, train = earlier
+    (the last ``train_months`` of them when given: a window that does not grow with history)."""
     ordered = sorted(set(months))
     test = test_month or ordered[-1]
     if test not in ordered:
@@ -87,7 +90,8 @@ def month_split(months: Iterable[str], test_month: str | None = None) -> MonthSp
     before = [m for m in ordered if m < test]
     if len(before) < 2:
         raise ValueError(f"need at least two months before {test} (train + validation)")
-    return MonthSplit(train=tuple(before[:-1]), valid=before[-1], test=test)
+    train = before[:-1][-train_months:] if train_months else before[:-1]
+    return MonthSplit(train=tuple(train), valid=before[-1], test=test)
 
 
 def split_frame(
@@ -286,7 +290,9 @@ def fit_logistic(train: pl.DataFrame, features: Sequence[str] = FEATURE_COLUMNS)
             ),
         ]
     )
-    model = make_pipeline(prep, LogisticRegression(C=1.0, max_iter=2000))
+    # Newton steps converge in a handful of iterations on many rows and few columns (~6x faster
+    # than lbfgs here, same test AUC to 3 decimals).
+    model = make_pipeline(prep, LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=100))
     model.fit(feature_matrix(train, features), labels(train))
     return model
 
@@ -402,13 +408,15 @@ def train_and_evaluate(
     refit: bool = True,
     features: Sequence[str] = FEATURE_COLUMNS,
     baselines: bool = True,
+    train_months: int | None = None,
 ) -> TrainingResult:
     """Early-stop on the validation month, optionally refit on train + valid with that many rounds,
     and score the model and the baselines on the test month.
 
     ``table``: :func:`training_table` rows (features, ``flight_month``, label).
     """
-    split = month_split(table.get_column(MONTH_COLUMN).unique().to_list(), test_month)
+    months = table.get_column(MONTH_COLUMN).unique().to_list()
+    split = month_split(months, test_month, train_months)
     train, valid, test = split_frame(table, split)
     started = time.perf_counter()
     stopped = train_lightgbm(train, valid, params, seed, features)

@@ -9,7 +9,10 @@ import lightgbm as lgb
 from assets.model import DELAY_MODEL, GATE_CHECKS
 from flightline.features import FEATURE_COLUMNS
 
-BENTO_ASSETS = [dg.AssetKey(["serving", "bento_model"]), dg.AssetKey(["serving", "flight_delay_bento"])]
+BENTO_ASSETS = [
+    dg.AssetKey(["serving", "bento_model"]),
+    dg.AssetKey(["serving", "flight_delay_bento"]),
+]
 MODEL_TO_BENTO = dg.AssetSelection.assets(DELAY_MODEL, ["model", "champion_model"], *BENTO_ASSETS)
 
 
@@ -91,18 +94,23 @@ def test_serving_assets_build_a_bento_and_score_a_month_with_the_champion(traine
 
     champion = trained.resources["artifacts"].registry.champion()
     result = trained.materialize(dg.AssetSelection.assets(*BENTO_ASSETS))
-    bento_tag = result.asset_materializations_for_node("serving__flight_delay_bento")[0].metadata[
-        "bento_tag"].value
+    bento_tag = (
+        result.asset_materializations_for_node("serving__flight_delay_bento")[0]
+        .metadata["bento_tag"]
+        .value
+    )
     bento = bentoml.bentos.get(bento_tag)
     assert bento.info.labels["model_version"] == champion
     assert bento.info.args["model_tag"].startswith("flight_delay_model:")
 
-    trained.materialize(dg.AssetSelection.assets(["serving", "flight_predictions"]),
-                        partition_key="2013-03-01")
+    trained.materialize(
+        dg.AssetSelection.assets(["serving", "flight_predictions"]), partition_key="2013-03-01"
+    )
     with duckdb.connect(str(trained.home / "warehouse.duckdb"), read_only=True) as conn:
         rows = conn.execute(
             "SELECT count(*), count(DISTINCT flight_id), min(model_version), max(model_version), "
             "min(delay_probability), max(delay_probability) FROM predictions.flight_predictions "
-            "WHERE flight_month = '2013-03'").fetchone()
+            "WHERE flight_month = '2013-03'"
+        ).fetchone()
     assert rows[:4] == (28_834, 28_834, champion, champion)
     assert 0 < rows[4] < rows[5] < 1

