@@ -4,7 +4,7 @@ PYTHON ?= python3
 # Use uv from PATH when present, else bootstrap it with pip and run it as a module.
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: setup run test ui serve lint
+.PHONY: setup run test ui serve lint bench
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.5"
@@ -21,6 +21,9 @@ ui: setup ## dagster dev on this project (UI on http://127.0.0.1:3000)
 
 serve: setup ## bentoml serve the latest bento: http://127.0.0.1:3001
 	$(UV) run flightline serve
+
+bench: setup ## the benchmark table of BENCHMARKS.md (BENCH_SCALES=1,10,30 by default; ~1 h)
+	$(UV) run python -m bench.run
 
 lint: setup
 	$(UV) run ruff check .

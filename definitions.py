@@ -10,6 +10,7 @@ from assets.monitoring import feature_drift, model_performance
 from assets.raw import raw_assets
 from assets.serving import bento_model, flight_delay_bento, flight_predictions
 from jobs import (
+    features_job,
     ingest_job,
     monitoring_job,
     monitoring_schedule,
@@ -38,7 +39,7 @@ defs = dg.Definitions(
         served_predictions,
     ],
     asset_checks=[features_point_in_time],
-    jobs=[ingest_job, training_job, scoring_job, monitoring_job],
+    jobs=[ingest_job, features_job, training_job, scoring_job, monitoring_job],
     schedules=[monitoring_schedule],
     sensors=[landing_sensor, retraining_sensor, automation_sensor],
     resources=build_resources(),

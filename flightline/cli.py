@@ -58,7 +58,7 @@ def print_counts() -> None:
             print(f"  {layer:<8} {name:<24} {'missing' if n is None else f'{n:>10,}'}")
 
 
-def run_job(name: str, tags: dict[str, str] | None = None) -> None:
+def run_job(name: str, tags: dict[str, str] | None = None, run_config: dict | None = None) -> None:
     """Run a job in this process, recorded in the Dagster instance (visible in the UI)."""
     import dagster as dg
 
@@ -67,7 +67,10 @@ def run_job(name: str, tags: dict[str, str] | None = None) -> None:
     result = defs.resolve_job_def(name).execute_in_process(
         instance=dg.DagsterInstance.get(),
         tags=tags,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        run_config={
+            "loggers": {"console": {"config": {"log_level": "INFO"}}},
+            **(run_config or {}),
+        },
         raise_on_error=False,
     )
     if not result.success:
@@ -136,6 +139,10 @@ def main(argv: list[str] | None = None) -> None:
     simulate.add_argument("--drift", default="", help="e.g. weather=0.3,carrier:EV=0.2,routes=0.05")
     simulate.add_argument("--seed", type=int, default=0)
     sub.add_parser("counts", help="print row counts per warehouse layer")
+    features = sub.add_parser("features", help="update the feature table and online snapshot")
+    features.add_argument(
+        "--full-rebuild", action="store_true", help="rebuild every month, not only new ones"
+    )
     sub.add_parser("train", help="build features, train, gate and promote the delay model")
     sub.add_parser("champion", help="print the champion model's metrics")
     rollback = sub.add_parser("rollback", help="make the previous validated model the champion")
@@ -183,6 +190,12 @@ def main(argv: list[str] | None = None) -> None:
             )
         print(f"serving {tag} on http://127.0.0.1:{args.port}")
         os.execvp("bentoml", ["bentoml", "serve", tag, "--port", str(args.port)])
+    if args.command == "features":
+        config = {
+            "ops": {"features__flight_features": {"config": {"full_rebuild": args.full_rebuild}}}
+        }
+        run_job("features", run_config=config)
+        return
     if args.command == "train":
         run_job("training")
         print_champion()

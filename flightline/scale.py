@@ -6,10 +6,11 @@
 built, so memory does not depend on ``factor``. Each simulated year ``2013 + k`` differs from the
 template, so the warehouse, the features and the model see growth, not copies:
 
-* **days**: each month's days are rotated by a whole number of weeks (1 to 3, drawn per month), so
-  a day's flights, outcomes and weather move together to another date every year, and weekdays
-  keep their rhythm; without it a model tested on a simulated month finds the same dates' copies
-  in its training years and never stops improving;
+* **days**: each month's days are shuffled (a permutation drawn per month), so a day's flights,
+  outcomes and weather move together to another date, next to other days, every year. Without it
+  a model tested on a simulated month recognizes its days' copies in the training years (same
+  date, same trailing-window aggregates) and validation AUC keeps improving for thousands of
+  rounds: a 3x run trained 3,000 rounds in 12 minutes, test AUC 0.82 against 0.72 on real data;
 * **weather**: every hourly observation gets Gaussian noise (:data:`WEATHER_NOISE`), so copies of a
   day cannot be matched by their exact readings;
 * **airports**: ``routes=ROUTE_SHARE`` with seed ``k``: about 5% extra flights to four new
@@ -70,10 +71,9 @@ def scaled_airlines(factor: int) -> pl.DataFrame:
     return pl.concat([airlines, extra.select(airlines.columns)])
 
 
-def rotated_days(n_days: int, rng: np.random.Generator) -> list[int]:
-    """Template day of each target day: the month rotated by 1 to 3 weeks."""
-    shift = 7 * int(rng.integers(1, 4))
-    return [(d + shift) % n_days + 1 for d in range(n_days)]
+def shuffled_days(n_days: int, rng: np.random.Generator) -> list[int]:
+    """Template day of each target day: a random permutation of the month's days."""
+    return [int(d) + 1 for d in rng.permutation(n_days)]
 
 
 def noisy_weather(weather: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
@@ -132,7 +132,7 @@ def land_scaled(
     for month in months:
         year, mon = int(month[:4]), int(month[5:])
         rng = np.random.default_rng([seed, year, mon])
-        days = rotated_days(calendar.monthrange(2013, mon)[1], rng)
+        days = shuffled_days(calendar.monthrange(2013, mon)[1], rng)
         drift = DriftSpec(routes=ROUTE_SHARE)
         flights, weather = simulate_month(month, drift, seed + year - 2013, templates, days)
         weather = noisy_weather(weather, rng)

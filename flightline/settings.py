@@ -13,6 +13,9 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+# DuckDB takes 80% of RAM by default; a bound keeps the whole platform within its memory budget
+# (DuckDB spills to disk beyond it). dbt's profile sets the same limit.
+DUCKDB_CONFIG = {"memory_limit": "4GB"}
 
 
 @dataclass(frozen=True)

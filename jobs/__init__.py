@@ -11,6 +11,13 @@ ingest_job = dg.define_asset_job(
     description="Load landed months into raw.* and rebuild the dbt models for them.",
 )
 
+features_job = dg.define_asset_job(
+    "features",
+    selection=dg.AssetSelection.groups("features"),
+    description="Bring the feature table up to date with fct_flights (new or changed months only) "
+    "and rebuild the online snapshot.",
+)
+
 training_job = dg.define_asset_job(
     "training",
     selection=dg.AssetSelection.groups("features", "model")

@@ -41,7 +41,9 @@ def build_resources() -> dict[str, object]:
     """Resources for the current environment; all paths come from ``flightline.settings``."""
     settings.export_environment()
     return {
-        "warehouse": DuckDBResource(database=settings.duckdb_path()),
+        "warehouse": DuckDBResource(
+            database=settings.duckdb_path(), connection_config=settings.DUCKDB_CONFIG
+        ),
         "landing": LandingZone(root=str(settings.paths().landing)),
         "dbt": DbtCliResource(project_dir=dbt_project),
         "artifacts": ArtifactStore(root=str(settings.paths().home)),
