@@ -24,6 +24,10 @@ LAYERS = {
 def prepare_dagster_home() -> Path:
     """Point DAGSTER_HOME at the data folder and give it the project's instance settings."""
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.paths().dagster_home)))
+    # A run over a range of months plans each asset once with the range, not once per month and
+    # asset (14 events a month, ~15 ms each on the local SQLite storage: 75 s at 30 years). The
+    # price: partitions of a failed range run show as missing, not failed, in the UI.
+    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         shutil.copy(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
