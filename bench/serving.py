@@ -47,7 +47,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -296,14 +295,10 @@ def _service_num_threads() -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(home: Path, bento_tag: str, workdir: Path) -> tuple[subprocess.Popen, str, Path]:
     """``bentoml serve`` in its own session (process group), logging to ``workdir``."""
+    from flightline.bento_store import free_port  # not at the top: the load generator stays light
+
     port = free_port()
     log = workdir / "serve.log"
     with log.open("w") as out:
@@ -326,24 +321,6 @@ def start_server(home: Path, bento_tag: str, workdir: Path) -> tuple[subprocess.
             start_new_session=True,
         )
     return process, f"http://127.0.0.1:{port}", log
-
-
-def wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
-    import httpx
-
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"bentoml serve exited with {process.returncode}:\n{log.read_text()[-5000:]}"
-            )
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    raise TimeoutError(f"not ready after {READY_TIMEOUT_S}s:\n{log.read_text()[-5000:]}")
 
 
 def stop_server(process: subprocess.Popen) -> None:
@@ -498,7 +475,9 @@ def run_serving_benchmark(
     process, url, log = start_server(home, bento_tag, workdir)
     try:
         t0 = time.perf_counter()
-        wait_until_ready(url, process, log)
+        from flightline.bento_store import wait_until_ready
+
+        wait_until_ready(url, process, log, READY_TIMEOUT_S)
         ready_s = time.perf_counter() - t0
         for c in (1, 8, 32):
             served[c] = run_load(url, single_file, c, n_single, warmup=max(20, 2 * c))

@@ -15,12 +15,16 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
+import subprocess
 import sys
+import time
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
 import bentoml
+import httpx
 from bentoml.exceptions import BentoMLException, NotFound
 
 from flightline.scoring import CARD_FILE, MODEL_FILE, STATE_DIR, load_scoring_model
@@ -179,3 +183,29 @@ def bento_for_model(model_tag: str | bentoml.Tag) -> str | None:
     if not matching:
         return None
     return str(max(matching, key=lambda b: b.info.creation_time).tag)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (for a `bentoml serve` of one's own)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_ready(
+    url: str, process: subprocess.Popen, log: Path, timeout_s: float = 120.0
+) -> None:
+    """Poll ``url``/readyz until the server answers 200; fail fast (with its log) if it exits."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"bentoml serve exited with {process.returncode}:\n{log.read_text()[-5000:]}"
+            )
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise TimeoutError(f"not ready after {timeout_s}s:\n{log.read_text()[-5000:]}")

@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +25,10 @@ from pydantic import ValidationError
 from flightline.bento_store import (
     bento_for_model,
     build_bento,
+    free_port,
     latest_bento_tag,
     save_model_to_bentoml,
+    wait_until_ready,
 )
 from flightline.features import WEATHER_COLUMNS, build_feature_state
 from flightline.scoring import (
@@ -57,28 +57,6 @@ class Served:
 
     def predict(self, body) -> httpx.Response:
         return self.client.post("/predict", json=body)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"bentoml serve exited with {process.returncode}:\n{log.read_text()}"
-            )
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    raise TimeoutError(f"not ready after {READY_TIMEOUT_S}s:\n{log.read_text()[-5000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +89,7 @@ def served(trained, tmp_path_factory):
             start_new_session=True,
         )
     try:
-        wait_until_ready(url, process, log)
+        wait_until_ready(url, process, log, READY_TIMEOUT_S)
         with httpx.Client(base_url=url, timeout=60) as client:
             yield Served(
                 url, client, process, load_scoring_model(folder), folder, model_tag, bento_tag, size
