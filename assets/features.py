@@ -11,12 +11,10 @@ from assets.partitions import FOLLOWS_UPSTREAM, MONTHLY_DATA_FRESHNESS, WAREHOUS
 from flightline.feature_table import (
     FEATURES_TABLE,
     NOT_NULL_FEATURES,
+    ONLINE_HORIZON_DAYS,
     null_counts,
     online_state,
-    point_in_time_mismatches,
-    read_month_history,
-    read_planes,
-    stored_vocabulary,
+    stored_point_in_time_mismatches,
     update_feature_table,
 )
 from flightline.features import FEATURE_COLUMNS, forbidden_columns_present, save_state
@@ -25,8 +23,6 @@ from resources import ArtifactStore
 
 FCT_FLIGHTS = dg.AssetKey(["marts", "fct_flights"])
 DIM_PLANES = dg.AssetKey(["marts", "dim_planes"])
-# The online snapshot keeps this many days of daily sums: enough for every feature window.
-ONLINE_HORIZON_DAYS = 35
 
 
 def table_schema(df: pl.DataFrame) -> dg.TableSchema:
@@ -124,19 +120,7 @@ def flight_features(
 )
 def features_point_in_time(warehouse: DuckDBResource) -> dg.AssetCheckResult:
     with warehouse.get_connection() as conn:
-        months = [
-            r[0]
-            for r in conn.execute(
-                f"SELECT DISTINCT flight_month FROM {FEATURES_TABLE} ORDER BY 1"
-            ).fetchall()
-        ]
-        # The second-to-last month is the strongest test: a whole later month could leak into it.
-        month = months[-2] if len(months) > 1 else months[-1]
-        history = read_month_history(conn, month, month)
-        planes = read_planes(conn)
-        stored = read_table(conn, f"SELECT * FROM {FEATURES_TABLE} WHERE flight_month = ?", [month])
-        vocabulary = stored_vocabulary(conn)
-    mismatches = point_in_time_mismatches(history, planes, stored, month, vocabulary)
+        month, mismatches = stored_point_in_time_mismatches(conn)
     return dg.AssetCheckResult(
         passed=not mismatches,
         metadata={"month": month, "mismatched_cells": mismatches},

@@ -13,20 +13,19 @@ from assets.event_log import latest_materialization, latest_metadata
 from assets.features import flight_features as flight_features_asset
 from assets.features import online_features as online_features_asset
 from assets.partitions import WAREHOUSE_POOL
-from flightline.feature_table import FEATURES_TABLE, recode_categoricals, stored_vocabulary
+from flightline.feature_table import read_training_window, recode_categoricals, stored_vocabulary
 from flightline.gate import GateThresholds, evaluate_gate
 from flightline.registry import model_version
 from flightline.training import (
+    DEFAULT_TRAIN_MONTHS,
     LABEL,
     bootstrap_auc_diff,
     calibration_plot_png,
     labels,
-    month_split,
     predict,
     roc_plot_png,
     train_and_evaluate,
 )
-from flightline.warehouse import read_table
 from resources import ArtifactStore
 
 DELAY_MODEL = dg.AssetKey(["model", "delay_model"])
@@ -40,9 +39,7 @@ GATE_CHECKS = [
 
 class DelayModelConfig(dg.Config):
     test_month: str | None = None  # default: the last month landed
-    # Months of training data before the validation month: a year covers every season and keeps
-    # training time and memory flat however long the history grows.
-    train_months: int = 12
+    train_months: int = DEFAULT_TRAIN_MONTHS  # months before the validation month
     seed: int = 0
     threshold: float = 0.5  # probability at which a flight is reported as delayed
     shuffle_labels: bool = False  # negative control: train on permuted labels; the gate must fail
@@ -100,16 +97,7 @@ def delay_model(
     artifacts: ArtifactStore,
 ):
     with warehouse.get_connection() as conn:
-        months = [
-            r[0]
-            for r in conn.execute(f"SELECT DISTINCT flight_month FROM {FEATURES_TABLE}").fetchall()
-        ]
-        split = month_split(months, config.test_month, config.train_months)
-        table = read_table(
-            conn,
-            f"SELECT * FROM {FEATURES_TABLE} WHERE flight_month IN (SELECT UNNEST(?)) ORDER BY flight_id",
-            [[*split.train, split.valid, split.test]],
-        )
+        split, table = read_training_window(conn, config.test_month, config.train_months)
         vocabulary = stored_vocabulary(conn)
     if config.shuffle_labels:
         table = table.with_columns(pl.col(LABEL).shuffle(seed=config.seed))

@@ -27,12 +27,11 @@ import polars as pl
 from flightline import settings
 from flightline.bento_store import build_bento, save_model_to_bentoml
 from flightline.feature_table import (
-    FEATURES_TABLE,
+    ONLINE_HORIZON_DAYS,
     online_state,
-    point_in_time_mismatches,
-    read_month_history,
-    read_planes,
+    read_training_window,
     recode_categoricals,
+    stored_point_in_time_mismatches,
     stored_vocabulary,
     update_feature_table,
 )
@@ -44,17 +43,13 @@ from flightline.raw_schemas import RAW_TABLES
 from flightline.registry import ModelRegistry, model_version
 from flightline.scale import land_scaled, scaled_months
 from flightline.training import (
+    DEFAULT_TRAIN_MONTHS,
     LABEL,
     bootstrap_auc_diff,
     labels,
-    month_split,
     predict,
     train_and_evaluate,
 )
-from flightline.warehouse import read_table
-
-TRAIN_MONTHS = 12  # the delay_model asset's default window
-ONLINE_HORIZON_DAYS = 35
 
 
 def dbt_build(*args: str) -> None:
@@ -99,23 +94,10 @@ def run(scale: int) -> dict[str, float]:
 
     with duckdb.connect(settings.duckdb_path(), config=settings.DUCKDB_CONFIG) as conn:
         update_feature_table(conn)
-        month = months[-2]
-        mismatches = point_in_time_mismatches(
-            read_month_history(conn, month, month),
-            read_planes(conn),
-            read_table(conn, f"SELECT * FROM {FEATURES_TABLE} WHERE flight_month = ?", [month]),
-            month,
-            stored_vocabulary(conn),
-        )
+        _, mismatches = stored_point_in_time_mismatches(conn)
         assert not mismatches, mismatches
         state = online_state(conn, ONLINE_HORIZON_DAYS)
-        split = month_split(months, None, TRAIN_MONTHS)
-        table = read_table(
-            conn,
-            f"SELECT * FROM {FEATURES_TABLE} WHERE flight_month IN (SELECT UNNEST(?)) "
-            "ORDER BY flight_id",
-            [[*split.train, split.valid, split.test]],
-        )
+        split, table = read_training_window(conn, None, DEFAULT_TRAIN_MONTHS)
         vocabulary = stored_vocabulary(conn)
     snapshot = save_state(state, paths.home / "online_features" / f"plain-{state.as_of_day}")
     lap("features")

@@ -106,8 +106,9 @@ def measured(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, flo
 
 
 def env_for(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "BENTOML_HOME")}
-    env.pop("FLIGHTLINE_DUCKDB_PATH", None)
+    """This environment pointed at ``home`` (paths derived from it, not inherited)."""
+    derived = ("DAGSTER_HOME", "BENTOML_HOME", "FLIGHTLINE_DUCKDB_PATH")
+    env = {k: v for k, v in os.environ.items() if k not in derived}
     return {**env, "FLIGHTLINE_HOME": str(home)}
 
 

@@ -43,10 +43,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -295,47 +293,6 @@ def _service_num_threads() -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def start_server(home: Path, bento_tag: str, workdir: Path) -> tuple[subprocess.Popen, str, Path]:
-    """``bentoml serve`` in its own session (process group), logging to ``workdir``."""
-    from flightline.bento_store import free_port  # not at the top: the load generator stays light
-
-    port = free_port()
-    log = workdir / "serve.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bentoml",
-                "serve",
-                bento_tag,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=workdir,
-            env=_bento_env(home),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return process, f"http://127.0.0.1:{port}", log
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    """SIGTERM the server's process group, SIGKILL it if it lingers."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(20)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
-
-
 def run_load(url: str, bodies_file: Path, concurrency: int, requests: int, warmup: int) -> dict:
     """Run the load generator in a separate process; returns its JSON result."""
     spec = {
@@ -472,18 +429,19 @@ def run_serving_benchmark(
     single_file.write_text("".join(json.dumps({"flights": [b]}) + "\n" for b in single))
     batch_file.write_text("".join(json.dumps({"flights": b}) + "\n" for b in batches))
     served: dict[int | str, dict] = {}
-    process, url, log = start_server(home, bento_tag, workdir)
+    # Imported here, not at the top: the load-generator process imports this module too.
+    from flightline.bento_store import start_bento_server, stop_bento_server, wait_until_ready
+
+    process, url, log = start_bento_server(bento_tag, workdir, _bento_env(home))
     try:
         t0 = time.perf_counter()
-        from flightline.bento_store import wait_until_ready
-
         wait_until_ready(url, process, log, READY_TIMEOUT_S)
         ready_s = time.perf_counter() - t0
         for c in (1, 8, 32):
             served[c] = run_load(url, single_file, c, n_single, warmup=max(20, 2 * c))
         served["batch"] = run_load(url, batch_file, 1, n_batch, warmup=2)
     finally:
-        stop_server(process)
+        stop_bento_server(process)
 
     rows: list[dict] = []
     one = local["single"]

@@ -12,9 +12,12 @@ Everything goes to the store under ``BENTOML_HOME`` (read once per process by Be
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -209,3 +212,39 @@ def wait_until_ready(
             pass
         time.sleep(0.25)
     raise TimeoutError(f"not ready after {timeout_s}s:\n{log.read_text()[-5000:]}")
+
+
+def start_bento_server(
+    bento_tag: str, workdir: Path, env: dict[str, str]
+) -> tuple[subprocess.Popen, str, Path]:
+    """``bentoml serve`` on a free local port in its own process group, logging to ``workdir``.
+
+    Returns (process, base URL, log file); wait with :func:`wait_until_ready`, stop with
+    :func:`stop_bento_server`.
+    """
+    port = free_port()
+    log = workdir / "serve.log"
+    command = [sys.executable, "-m", "bentoml", "serve", bento_tag]
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process, f"http://127.0.0.1:{port}", log
+
+
+def stop_bento_server(process: subprocess.Popen) -> None:
+    """SIGTERM the server's process group, SIGKILL it if it lingers."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(20)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)

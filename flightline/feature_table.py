@@ -31,8 +31,9 @@ from flightline.features import (
     build_feature_state,
     build_vocabulary,
     flight_features,
+    route_distances,
 )
-from flightline.training import MONTH_COLUMN, training_table
+from flightline.training import MONTH_COLUMN, MonthSplit, month_split, training_table
 from flightline.warehouse import read_table, replace_rows, replace_table
 
 FEATURES_TABLE = "features.flight_features"
@@ -43,6 +44,8 @@ BUILDS_TABLE = "features.flight_feature_builds"
 # window plus the days an outcome can take to become known (arrival the next day, +1 day; a
 # flight that never arrived counts two days after its scheduled day), with margin.
 LOOKBACK_DAYS = MAX_WINDOW_DAYS + 7
+# The online snapshot keeps this many days of daily sums: enough for every feature window.
+ONLINE_HORIZON_DAYS = 35
 # Months built together: bigger chunks amortize per-chunk work, smaller ones bound memory.
 CHUNK_MONTHS = 12
 
@@ -123,6 +126,24 @@ def point_in_time_mismatches(
         if n:
             mismatches[col] = int(n)
     return mismatches
+
+
+def stored_point_in_time_mismatches(conn: duckdb.DuckDBPyConnection) -> tuple[str, dict[str, int]]:
+    """(month, mismatches) of :func:`point_in_time_mismatches` on the stored table.
+
+    The month is the second-to-last one, the strongest test: a whole later month could leak in.
+    """
+    months = stored_months(conn)
+    month = months[-2] if len(months) > 1 else months[-1]
+    stored = read_table(conn, f"SELECT * FROM {FEATURES_TABLE} WHERE flight_month = ?", [month])
+    mismatches = point_in_time_mismatches(
+        read_month_history(conn, month, month),
+        read_planes(conn),
+        stored,
+        month,
+        stored_vocabulary(conn),
+    )
+    return month, mismatches
 
 
 def recode_categoricals(
@@ -258,6 +279,26 @@ def read_month_history(
     )
 
 
+def stored_months(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """The months of the stored feature table, in order."""
+    query = f"SELECT DISTINCT flight_month FROM {FEATURES_TABLE} ORDER BY 1"
+    return [r[0] for r in conn.execute(query).fetchall()]
+
+
+def read_training_window(
+    conn: duckdb.DuckDBPyConnection, test_month: str | None, train_months: int | None
+) -> tuple[MonthSplit, pl.DataFrame]:
+    """The time split over the stored months and the feature rows of its months only."""
+    split = month_split(stored_months(conn), test_month, train_months)
+    table = read_table(
+        conn,
+        f"SELECT * FROM {FEATURES_TABLE} WHERE flight_month IN (SELECT UNNEST(?)) "
+        "ORDER BY flight_id",
+        [[*split.train, split.valid, split.test]],
+    )
+    return split, table
+
+
 def read_planes(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return read_table(conn, "SELECT * FROM marts.dim_planes")
 
@@ -274,13 +315,9 @@ def online_state(conn: duckdb.DuckDBPyConnection, horizon_days: int) -> FeatureS
         "(SELECT max(flight_date) FROM marts.fct_flights) - ?::INTEGER ORDER BY flight_id",
         [horizon_days + LOOKBACK_DAYS],
     )
-    routes = read_table(
-        conn,
-        "SELECT origin, dest, max(distance_miles)::INTEGER AS distance_miles "
-        "FROM marts.fct_flights WHERE distance_miles IS NOT NULL GROUP BY ALL ORDER BY ALL",
-    )
+    routes = read_table(conn, "SELECT DISTINCT origin, dest, distance_miles FROM marts.fct_flights")
     state = build_feature_state(flights, read_planes(conn), horizon_days=horizon_days)
-    return replace(state, routes=routes)
+    return replace(state, routes=route_distances(routes.lazy()).collect())
 
 
 def build_month_features(

@@ -395,7 +395,8 @@ def _planes_lookup(planes: pl.DataFrame | None, history: pl.DataFrame) -> pl.Dat
     )
 
 
-def _routes_lookup(lf: pl.LazyFrame) -> pl.LazyFrame:
+def route_distances(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """origin, dest -> distance_miles (the largest recorded), for requests that give none."""
     return (
         lf.filter(pl.col("distance_miles").is_not_null())
         .group_by("origin", "dest")
@@ -454,7 +455,7 @@ def build_feature_state(
     known = pl.col("available_from") <= as_of_day
     contrib = _contributions(history_flights).filter(known)
     lazy_frames = {k.name: _daily_sums(contrib, k) for k in AGG_KEYS}
-    lazy_frames["__routes"] = _routes_lookup(base.filter(pl.col("day") < as_of_day))
+    lazy_frames["__routes"] = route_distances(base.filter(pl.col("day") < as_of_day))
     lazy_frames["__weather"] = _weather_lookup(base, schema).filter(known)
     names = list(lazy_frames)
     collected = dict(zip(names, pl.collect_all([lazy_frames[n] for n in names]), strict=True))

@@ -35,6 +35,9 @@ from flightline.features import (
 )
 
 MONTH_COLUMN = "flight_month"
+# Months of training data before the validation month: a year covers every season and keeps
+# training time and memory flat however long the history grows.
+DEFAULT_TRAIN_MONTHS = 12
 
 # Chosen on time-split folds that never touch the final test month (test Sep/Oct/Nov 2013, each
 # early-stopped on the month before): extra_trees and strong leaf minimums generalize across days

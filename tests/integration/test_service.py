@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +23,10 @@ from pydantic import ValidationError
 from flightline.bento_store import (
     bento_for_model,
     build_bento,
-    free_port,
     latest_bento_tag,
     save_model_to_bentoml,
+    start_bento_server,
+    stop_bento_server,
     wait_until_ready,
 )
 from flightline.features import WEATHER_COLUMNS, build_feature_state
@@ -66,28 +65,8 @@ def served(trained, tmp_path_factory):
     model_tag = str(save_model_to_bentoml(folder))
     bento_tag, size = build_bento(model_tag)
     workdir = tmp_path_factory.mktemp("serve")
-    log = workdir / "serve.log"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bentoml",
-                "serve",
-                bento_tag,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=workdir,
-            env={**os.environ, "BENTOML_DO_NOT_TRACK": "true"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    env = {**os.environ, "BENTOML_DO_NOT_TRACK": "true"}
+    process, url, log = start_bento_server(bento_tag, workdir, env)
     try:
         wait_until_ready(url, process, log, READY_TIMEOUT_S)
         with httpx.Client(base_url=url, timeout=60) as client:
@@ -95,14 +74,7 @@ def served(trained, tmp_path_factory):
                 url, client, process, load_scoring_model(folder), folder, model_tag, bento_tag, size
             )
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(20)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        stop_bento_server(process)
 
 
 def as_request(row: dict) -> dict:
