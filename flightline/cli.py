@@ -13,6 +13,7 @@ from flightline.landing import land, month_range
 from flightline.registry import ModelRegistry
 
 SERVE_PORT = 3001  # dagster dev takes 3000
+SERVE_HOST = "127.0.0.1"
 
 LAYERS = {
     "raw": ["raw.flights", "raw.weather", "raw.airlines", "raw.airports", "raw.planes"],
@@ -36,10 +37,11 @@ def prepare_dagster_home() -> Path:
 
 
 def row_counts(tables: dict[str, list[str]]) -> dict[str, dict[str, int | None]]:
-    import duckdb
+    from flightline.warehouse import connect_reader
 
     counts: dict[str, dict[str, int | None]] = {}
-    with duckdb.connect(settings.duckdb_path(), read_only=True) as conn:
+    # Retries while a run writes, then raises WarehouseBusy with a plain message.
+    with connect_reader(settings.duckdb_path()) as conn:
         existing = {
             f"{s}.{t}"
             for s, t in conn.execute(
@@ -57,26 +59,51 @@ def row_counts(tables: dict[str, list[str]]) -> dict[str, dict[str, int | None]]
 
 
 def print_counts() -> None:
-    for layer, tables in row_counts(LAYERS).items():
+    from flightline.warehouse import WarehouseBusy
+
+    try:
+        counts = row_counts(LAYERS)
+    except WarehouseBusy as exc:
+        raise SystemExit(f"row counts unavailable: {exc}") from None
+    for layer, tables in counts.items():
         for name, n in tables.items():
             print(f"  {layer:<8} {name:<24} {'missing' if n is None else f'{n:>10,}'}")
 
 
+def recover_runs(instance) -> None:
+    """Fail runs left unfinished by a dead process and free their pool slots, saying so."""
+    from flightline.run_recovery import recover_orphaned_runs
+
+    for line in recover_orphaned_runs(instance).lines:
+        print(f"recovery: {line}", flush=True)
+
+
 def run_job(name: str, tags: dict[str, str] | None = None, run_config: dict | None = None) -> None:
-    """Run a job in this process, recorded in the Dagster instance (visible in the UI)."""
+    """Run a job in this process, recorded in the Dagster instance (visible in the UI).
+
+    First recovers runs a killed process left STARTED (they would hold the duckdb pool slot for
+    ever); while a step waits for a pool slot, prints which run holds it.
+    """
     import dagster as dg
+    from dagster._core.utils import make_new_run_id
 
     from definitions import defs
+    from flightline.run_recovery import SlotWaitReporter, process_tags
 
-    result = defs.resolve_job_def(name).execute_in_process(
-        instance=dg.DagsterInstance.get(),
-        tags=tags,
-        run_config={
-            "loggers": {"console": {"config": {"log_level": "INFO"}}},
-            **(run_config or {}),
-        },
-        raise_on_error=False,
-    )
+    instance = dg.DagsterInstance.get()
+    recover_runs(instance)
+    run_id = make_new_run_id()
+    with SlotWaitReporter(instance, run_id, emit=lambda line: print(line, flush=True)):
+        result = defs.resolve_job_def(name).execute_in_process(
+            instance=instance,
+            run_id=run_id,
+            tags={**(tags or {}), **process_tags()},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "INFO"}}},
+                **(run_config or {}),
+            },
+            raise_on_error=False,
+        )
     if not result.success:
         raise SystemExit(f"{name} run {result.run_id} failed; see the Dagster UI (make ui)")
 
@@ -153,6 +180,10 @@ def main(argv: list[str] | None = None) -> None:
     rollback.add_argument("--reason", required=True, help="recorded with the rollback")
     sub.add_parser("ui", help="start dagster dev on this project")
     serve = sub.add_parser("serve", help="serve the latest bento with bentoml serve")
+    # Loopback by default: the service has no authentication. --host 0.0.0.0 exposes it.
+    serve.add_argument(
+        "--host", default=SERVE_HOST, help=f"interface to bind (default {SERVE_HOST})"
+    )
     serve.add_argument("--port", type=int, default=SERVE_PORT)
     args = parser.parse_args(argv)
 
@@ -182,6 +213,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     prepare_dagster_home()
     if args.command == "ui":
+        import dagster as dg
+
+        with dg.DagsterInstance.get() as instance:
+            recover_runs(instance)
         os.chdir(settings.PROJECT_ROOT)
         os.execvp("dagster", ["dagster", "dev", "-m", "definitions"])
     if args.command == "serve":
@@ -192,8 +227,10 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(
                 "no bento built yet: run `make run` (or materialize serving/flight_delay_bento)"
             )
-        print(f"serving {tag} on http://127.0.0.1:{args.port}")
-        os.execvp("bentoml", ["bentoml", "serve", tag, "--port", str(args.port)])
+        print(f"serving {tag} on http://{args.host}:{args.port}")
+        os.execvp(
+            "bentoml", ["bentoml", "serve", tag, "--host", args.host, "--port", str(args.port)]
+        )
     if args.command == "features":
         config = {
             "ops": {"features__flight_features": {"config": {"full_rebuild": args.full_rebuild}}}

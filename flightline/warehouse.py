@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Sequence
 
 import duckdb
@@ -56,3 +58,42 @@ def replace_rows(
             (f"INSERT INTO {name} BY NAME SELECT * FROM _frame", []),
         ],
     )
+
+
+class WarehouseBusy(RuntimeError):
+    """The warehouse file is locked by a writer (a run) for longer than a reader waits."""
+
+
+# A reader waits about 0.25 + 0.5 + 1 + 2 + 4 = 7.75 s: long enough for a step to commit and
+# close, short enough not to look hung behind a run that writes for minutes.
+READ_RETRY_DELAYS_S = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def _lock_holder(message: str) -> str:
+    """``'PID 1234'`` from DuckDB's "Conflicting lock is held in <exe> (PID 1234)" message."""
+    match = re.search(r"\(PID (\d+)\)", message)
+    return f"process {match.group(1)}" if match else "another process"
+
+
+def connect_reader(
+    path: str, delays: Sequence[float] = READ_RETRY_DELAYS_S, **kwargs
+) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to ``path``, retried while a writer holds the file's lock.
+
+    Raises :class:`WarehouseBusy` with a plain message (no DuckDB traceback) when the lock
+    outlasts ``delays``; other errors (a missing file, a corrupt one) are raised as they are.
+    """
+    for attempt, delay in enumerate([*delays, None]):
+        try:
+            return duckdb.connect(path, read_only=True, **kwargs)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if delay is None:
+                raise WarehouseBusy(
+                    f"a run holds the warehouse ({_lock_holder(str(exc))} has {path} open for "
+                    "writing; DuckDB allows one writer and no readers meanwhile). Try again when "
+                    f"the run has finished (tried {attempt + 1} times)."
+                ) from None
+            time.sleep(delay)
+    raise AssertionError("unreachable")
