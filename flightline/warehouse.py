@@ -76,13 +76,14 @@ def _lock_holder(message: str) -> str:
 
 
 def connect_reader(
-    path: str, delays: Sequence[float] = READ_RETRY_DELAYS_S, **kwargs
+    path: str, delays: Sequence[float] | None = None, **kwargs
 ) -> duckdb.DuckDBPyConnection:
     """A read-only connection to ``path``, retried while a writer holds the file's lock.
 
     Raises :class:`WarehouseBusy` with a plain message (no DuckDB traceback) when the lock
     outlasts ``delays``; other errors (a missing file, a corrupt one) are raised as they are.
     """
+    delays = READ_RETRY_DELAYS_S if delays is None else delays
     for attempt, delay in enumerate([*delays, None]):
         try:
             return duckdb.connect(path, read_only=True, **kwargs)
