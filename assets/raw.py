@@ -4,7 +4,14 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.partitions import MONTHLY_DATA_FRESHNESS, WAREHOUSE_POOL, month_key, monthly_partitions
-from flightline.ingest import FULL_PARTITION, LoadResult, load_file
+from flightline.ingest import (
+    DEFAULT_MAX_REJECT_RATE,
+    FULL_PARTITION,
+    LandingFileError,
+    LoadResult,
+    RejectRateError,
+    load_files,
+)
 from flightline.landing import landing_file
 from flightline.raw_schemas import LOAD_COLUMNS, RAW_TABLES, RawTable
 from resources import LandingZone
@@ -13,9 +20,9 @@ REJECT_CHECK = "reject_rate_below_threshold"
 
 
 class RawLoadConfig(dg.Config):
-    max_reject_rate: float = (
-        0.01  # share of a file's rows that may be rejected before the check fails
-    )
+    # Share of a file's rows that may be rejected. Checked before the load commits: a file over
+    # it is not loaded (the previous version stays) and the run fails with the figures.
+    max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
 
 
 def column_schema(table: RawTable) -> dg.TableSchema:
@@ -44,6 +51,9 @@ def raw_load_metadata(table: RawTable, results: list[LoadResult]) -> dict[str, o
         "reject_rate": rejected / read if read else 0.0,
         "reject_reasons": reasons,
         "rejects_table": f"raw.{table.rejects_table}",
+        "duplicates_dropped": sum(r.duplicates_dropped for r in results),
+        # schema drift: columns in the files that the table does not have (ignored)
+        "extra_columns": sorted({c for r in results for c in r.extra_columns}),
         "source_files": dg.MetadataValue.table(
             records=[
                 dg.TableRecord(
@@ -94,7 +104,10 @@ def build_raw_asset(table: RawTable) -> dg.AssetsDefinition:
                 REJECT_CHECK,
                 asset=key,
                 blocking=True,
-                description="Share of rejected rows stays at or below max_reject_rate.",
+                description=(
+                    "Share of rejected rows stays at or below max_reject_rate. Enforced before "
+                    "the load commits: a file over it is not loaded and the run fails."
+                ),
             )
         ],
     )
@@ -105,16 +118,41 @@ def build_raw_asset(table: RawTable) -> dg.AssetsDefinition:
         landing: LandingZone,
     ) -> dg.MaterializeResult:
         months = [month_key(k) for k in context.partition_keys] if table.monthly else [None]
-        results = []
-        with warehouse.get_connection() as conn:
-            for month in months:
-                path = landing_file(landing.path, table, month)
-                result = load_file(conn, table, path, landing.path, month or FULL_PARTITION)
-                context.log.info(
-                    f"{result.source_file}: {result.rows_loaded} rows loaded, "
-                    f"{result.rows_rejected} rejected"
+        files = [(landing_file(landing.path, table, m), m or FULL_PARTITION) for m in months]
+        try:
+            # One transaction for every month of the run: a bad file changes none of them.
+            with warehouse.get_connection() as conn:
+                results = load_files(conn, table, files, landing.path, config.max_reject_rate)
+        except LandingFileError as e:
+            raise dg.Failure(
+                description=str(e),
+                metadata={
+                    "file": str(e.path),
+                    "column": e.column or "",
+                    "problem": e.problem,
+                    "reject_rate_exceeded": isinstance(e, RejectRateError),
+                    "max_reject_rate": config.max_reject_rate,
+                    **(
+                        {
+                            "rows_read": e.result.rows_read,
+                            "rows_rejected": e.result.rows_rejected,
+                            "reject_rate": e.result.reject_rate,
+                            "reject_reasons": e.result.reject_reasons,
+                        }
+                        if isinstance(e, RejectRateError)
+                        else {}
+                    ),
+                },
+            ) from e
+        for r in results:
+            context.log.info(
+                f"{r.source_file}: {r.rows_loaded} rows loaded, {r.rows_rejected} rejected, "
+                f"{r.duplicates_dropped} exact duplicates dropped"
+            )
+            if r.extra_columns:
+                context.log.warning(
+                    f"{r.source_file}: ignored columns the table does not have: {r.extra_columns}"
                 )
-                results.append(result)
         metadata = raw_load_metadata(table, results)
         worst = max(results, key=lambda r: r.reject_rate)
         return dg.MaterializeResult(

@@ -1,14 +1,23 @@
 """Validation and loading of landing files into raw.*, including every bad-input policy."""
 
+import gzip
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from flightline.ingest import LandingFileError, load_file, reject_reason_sql
+from flightline.ingest import (
+    LandingFileError,
+    RejectRateError,
+    column_reason_sql,
+    load_file,
+    load_files,
+)
 from flightline.landing import landing_file
 from flightline.raw_schemas import FLIGHTS, WEATHER
+
+COLS = list(FLIGHTS.columns)
 
 
 @pytest.fixture
@@ -27,20 +36,47 @@ def jan(zone: Path) -> Path:
     return landing_file(zone, FLIGHTS, "2013-01")
 
 
-def load_jan(conn, zone):
-    return load_file(conn, FLIGHTS, jan(zone), zone, "2013-01")
+def feb(zone: Path) -> Path:
+    return landing_file(zone, FLIGHTS, "2013-02")
+
+
+def load_jan(conn, zone, **kwargs):
+    return load_file(conn, FLIGHTS, jan(zone), zone, "2013-01", **kwargs)
 
 
 def snapshot(conn) -> list[tuple]:
+    """Every month's rows and rejects, as fingerprints: equal means nothing changed."""
     return conn.execute(
-        "SELECT _partition, count(*), sum(hash(year, month, day, carrier, flight, origin, arr_delay)) "
-        "FROM raw.flights GROUP BY 1 ORDER BY 1"
+        "SELECT _partition, count(*), sum(hash(year, month, day, carrier, flight, origin, "
+        "arr_delay, _loaded_at)) FROM raw.flights GROUP BY 1 "
+        "UNION ALL SELECT 'rejects ' || _partition, count(*), sum(hash(_line, _reason, _loaded_at))"
+        " FROM raw.flights_rejects GROUP BY 1 ORDER BY 1"
     ).fetchall()
 
 
 def rewrite(path: Path, edit) -> None:
     lines = path.read_text().splitlines()
     path.write_text("\n".join(edit(lines)) + "\n")
+
+
+def set_fields(line: str, **values: str) -> str:
+    fields = line.split(",")
+    for column, value in values.items():
+        fields[COLS.index(column)] = value
+    return ",".join(fields)
+
+
+def edit_rows(path: Path, edits: dict[int, dict[str, str]]) -> None:
+    """Set fields on data rows (0 = the first row after the header)."""
+    rewrite(
+        path,
+        lambda ls: [ls[0]]
+        + [set_fields(x, **edits[i]) if i in edits else x for i, x in enumerate(ls[1:])],
+    )
+
+
+def rejects(conn) -> list[tuple]:
+    return conn.execute("SELECT _line, _reason FROM raw.flights_rejects ORDER BY 1").fetchall()
 
 
 def test_load_types_and_load_columns(conn, zone):
@@ -65,31 +101,50 @@ def test_load_types_and_load_columns(conn, zone):
 
 def test_reloading_a_month_replaces_it_without_duplicates(conn, zone):
     load_jan(conn, zone)
-    load_file(conn, FLIGHTS, landing_file(zone, FLIGHTS, "2013-02"), zone, "2013-02")
-    before = snapshot(conn)
+    load_file(conn, FLIGHTS, feb(zone), zone, "2013-02")
+    counts = "SELECT _partition, count(*) FROM raw.flights GROUP BY 1 ORDER BY 1"
+    before = conn.execute(counts).fetchall()
     load_jan(conn, zone)
-    assert snapshot(conn) == before
-    assert before[0][1] == 27_004 and before[1][1] == 24_951
+    assert conn.execute(counts).fetchall() == before == [("2013-01", 27_004), ("2013-02", 24_951)]
 
 
 @pytest.mark.parametrize(
-    ("edit", "column", "problem"),
+    ("content", "column", "problem"),
     [
-        (lambda ls: [ls[0].replace(",tailnum", "")] + ls[1:], "tailnum", "missing column"),
-        (lambda ls: [ls[0] + ",gate"] + [x + ",A1" for x in ls[1:]], "gate", "unexpected column"),
-        (lambda ls: [ls[0]], None, "no rows"),
-        (lambda ls: [], None, "no header"),
-        (lambda ls: ls[:10] + [ls[10] + ",1,2"] + ls[11:], None, "not a readable CSV"),
+        (lambda t: t.replace(",tailnum", "", 1), "tailnum", "missing column"),
+        (lambda t: t.replace(",tailnum", ",carrier", 1), "carrier", "more than once"),
+        (lambda t: t.splitlines()[0] + "\n", None, "file has a header but no rows"),
+        (lambda t: "", None, "file is empty: no header line"),
+        (lambda t: t.replace(",", ";"), None, "delimiter: .* semicolon-separated"),
+        (lambda t: t.replace(",", "\t"), None, "delimiter: .* tab-separated"),
+        (lambda t: gzip.compress(t.encode()), None, "compression: the file is gzip-compressed"),
+        (lambda t: t.encode("utf-16"), None, "encoding: the file is UTF-16 text"),
+        (lambda t: ("année," + t).encode("latin-1"), None, "encoding: the header is not UTF-8"),
+        (lambda t: bytes(range(256)) * 300, None, "not delimited text: binary data"),
     ],
-    ids=["missing-column", "extra-column", "no-rows", "empty-file", "malformed-line"],
+    ids=[
+        "missing-column",
+        "repeated-column",
+        "no-rows",
+        "empty-file",
+        "semicolons",
+        "tabs",
+        "gzip",
+        "utf-16",
+        "latin-1-header",
+        "binary",
+    ],
 )
-def test_whole_file_faults_fail_and_change_nothing(conn, zone, edit, column, problem):
+def test_whole_file_faults_fail_and_change_nothing(conn, zone, content, column, problem):
     load_jan(conn, zone)
     before = snapshot(conn)
-    rewrite(jan(zone), edit)
+    data = content(jan(zone).read_text())
+    if isinstance(data, str):
+        data = data.encode()
+    jan(zone).write_bytes(data)
     with pytest.raises(LandingFileError, match=problem) as err:
         load_jan(conn, zone)
-    assert "flights_2013-01.csv" in str(err.value)
+    assert str(err.value).startswith(str(jan(zone)))
     if column:
         assert f"column '{column}'" in str(err.value)
     assert snapshot(conn) == before
@@ -98,54 +153,90 @@ def test_whole_file_faults_fail_and_change_nothing(conn, zone, edit, column, pro
 def test_a_column_of_the_wrong_type_fails_the_file(conn, zone):
     load_jan(conn, zone)
     before = snapshot(conn)
-    idx = list(FLIGHTS.columns).index("distance")
-
-    def text_distance(lines):
-        rows = [line.split(",") for line in lines[1:]]
-        for r in rows:
-            r[idx] = "far"
-        return [lines[0]] + [",".join(r) for r in rows]
-
-    rewrite(jan(zone), text_distance)
+    edit_rows(jan(zone), {i: {"distance": "far"} for i in range(27_004)})
     with pytest.raises(LandingFileError, match=r"column 'distance': wrong type: expected INTEGER"):
         load_jan(conn, zone)
     assert snapshot(conn) == before
 
 
 def test_unparsable_values_reject_only_their_rows(conn, zone):
-    idx = list(FLIGHTS.columns).index("arr_delay")
-
-    def corrupt(lines):
-        out = [lines[0]]
-        for i, line in enumerate(lines[1:]):
-            fields = line.split(",")
-            if i in (4, 9):
-                fields[idx] = "late"
-            out.append(",".join(fields))
-        return out
-
-    rewrite(jan(zone), corrupt)
+    edit_rows(jan(zone), {4: {"arr_delay": "late"}, 9: {"arr_delay": "late"}})
     result = load_jan(conn, zone)
     assert (result.rows_loaded, result.rows_rejected) == (27_002, 2)
     assert result.reject_reasons == {"arr_delay": 2}
-    rejects = conn.execute(
+    got = conn.execute(
         "SELECT _line, _reason, arr_delay FROM raw.flights_rejects ORDER BY 1"
     ).fetchall()
-    assert rejects == [
+    assert got == [
         (6, "arr_delay: cannot parse 'late' as INTEGER", "late"),
         (11, "arr_delay: cannot parse 'late' as INTEGER", "late"),
     ]
 
 
-def test_duplicate_keys_keep_the_first_row_and_reject_the_rest(conn, zone):
-    rewrite(jan(zone), lambda ls: ls + ls[1:4])
-    result = load_jan(conn, zone)
-    assert (result.rows_loaded, result.rows_rejected) == (27_004, 3)
-    assert result.reject_reasons == {"key": 3}
-    reason = conn.execute(
-        "SELECT _reason FROM raw.flights_rejects ORDER BY _line LIMIT 1"
+IMPOSSIBLE = {  # row -> (fields, the reason it must be rejected with)
+    0: ({"day": "32"}, "day: 32 is outside [1, 31]"),
+    1: ({"sched_dep_time": "575"}, "sched_dep_time: 575 is not a clock time (HHMM, minutes 00-59)"),
+    2: ({"dep_time": "2460"}, "dep_time: 2460 is outside [0, 2400]"),
+    3: ({"distance": "-1400"}, "distance: -1400 is outside [1, 12000]"),
+    4: ({"tailnum": "N" * 1_000_000}, "tailnum: 1000000 characters, at most 10"),
+    5: ({"origin": "BOS"}, "origin: 'BOS' is not one of EWR, JFK, LGA"),
+    6: ({"carrier": "u1"}, "carrier: 'u1' does not have the shape [A-Z0-9]{2}"),
+    7: ({"hour": "5"}, "hour: hour and minute 5:00 disagree with sched_dep_time 0600"),
+    8: (
+        {"time_hour": "2013-01-01T12:00:00Z"},
+        "time_hour: not the UTC hour of the scheduled departure (2013-01-01 11:00 UTC)",
+    ),
+    9: ({"dep_time": "NA"}, "dep_delay: dep_time and dep_delay must be both present or both missing"),
+    10: ({"air_time": "NA"}, "arr_delay: an arrival delay needs dep_time, air_time and arr_time"),
+    11: ({"month": "2", "day": "30"}, "day: 2013-02-30 is not a calendar date"),
+    12: ({"year": "2013x"}, "year: cannot parse '2013x' as INTEGER"),
+    13: ({"dest": "NEWARK"}, "dest: 6 characters, at most 3"),
+}
+
+
+def test_values_outside_their_domain_are_rejected_with_the_reason(conn, zone):
+    edit_rows(jan(zone), {i: fields for i, (fields, _) in IMPOSSIBLE.items()})
+    result = load_jan(conn, zone, max_reject_rate=None)
+    got = dict(rejects(conn))
+    for i, (_, reason) in IMPOSSIBLE.items():
+        assert reason in got.pop(i + 2), reason
+    assert not got
+    assert result.rows_loaded == 27_004 - len(IMPOSSIBLE)
+    # row 11 is for February in January's file: the calendar rule names the date first
+    assert "month: row is for 2013-02, not 2013-01" in dict(rejects(conn))[13]
+    bad = conn.execute(
+        "SELECT count(*) FROM raw.flights WHERE distance < 1 OR length(tailnum) > 10 "
+        "OR sched_dep_time % 100 >= 60 OR origin NOT IN ('EWR', 'JFK', 'LGA')"
     ).fetchone()[0]
-    assert reason == "key: duplicate (2013, 1, 1, UA, 1545, EWR) first seen on line 2"
+    assert bad == 0
+
+
+def test_bom_empty_strings_and_extra_columns_load_like_the_clean_file(conn, zone, tmp_path):
+    load_jan(conn, zone)
+    clean = conn.execute("SELECT * EXCLUDE (_loaded_at, _file_hash) FROM raw.flights").fetchall()
+    lines = jan(zone).read_text().splitlines()
+    blank = [",".join("" if f == "NA" else f for f in x.split(",")) for x in lines[1:]]
+    drifted = ["\ufeff" + lines[0] + ",gate,"] + [x + ",A1,x" for x in blank]
+    jan(zone).write_text("\n".join(drifted) + "\n", encoding="utf-8")
+    result = load_jan(conn, zone)
+    assert (result.rows_loaded, result.rows_rejected) == (27_004, 0)
+    assert result.extra_columns == ["gate", "(unnamed column 21)"]
+    again = conn.execute("SELECT * EXCLUDE (_loaded_at, _file_hash) FROM raw.flights").fetchall()
+    assert sorted(again, key=str) == sorted(clean, key=str)
+
+
+def test_exact_duplicates_are_dropped_and_key_conflicts_rejected(conn, zone):
+    def edit(lines):
+        conflict = set_fields(lines[1], arr_delay="99")  # same key as line 2, other values
+        return lines + lines[1:4] + [conflict]
+
+    rewrite(jan(zone), edit)
+    result = load_jan(conn, zone)
+    assert (result.rows_read, result.rows_loaded) == (27_008, 27_004)
+    assert (result.duplicates_dropped, result.rows_rejected) == (3, 1)
+    assert rejects(conn) == [
+        (27_009, "key: (2013, 1, 1, UA, 1545, EWR) is already on line 2 with other values")
+    ]
     dupes = conn.execute(
         "SELECT count(*) - count(DISTINCT (year, month, day, carrier, flight, origin)) "
         "FROM raw.flights"
@@ -154,29 +245,68 @@ def test_duplicate_keys_keep_the_first_row_and_reject_the_rest(conn, zone):
 
 
 def test_rows_of_another_month_and_missing_keys_are_rejected(conn, zone):
-    feb = landing_file(zone, FLIGHTS, "2013-02").read_text().splitlines()[1:3]
-    carrier = list(FLIGHTS.columns).index("carrier")
-
-    def edit(lines):
-        blank = lines[1].split(",")
-        blank[carrier] = "NA"
-        return [lines[0], ",".join(blank), *lines[2:], *feb]
-
-    rewrite(jan(zone), edit)
+    feb_rows = feb(zone).read_text().splitlines()[1:3]
+    rewrite(jan(zone), lambda ls: [ls[0], set_fields(ls[1], carrier="NA"), *ls[2:], *feb_rows])
     result = load_jan(conn, zone)
     assert result.reject_reasons == {"month": 2, "carrier": 1}
-    reasons = [
-        r
-        for (r,) in conn.execute(
-            "SELECT _reason FROM raw.flights_rejects ORDER BY _line"
-        ).fetchall()
-    ]
+    reasons = [r for _, r in rejects(conn)]
     assert reasons[0] == "carrier: missing required value"
     assert reasons[1] == "month: row is for 2013-02, not 2013-01"
 
 
-def test_reject_reasons_cover_every_typed_and_required_column():
-    sql = reject_reason_sql(WEATHER, "2013-01")
-    for column in ("temp", "wind_dir", "time_hour", "origin"):
-        assert f"'{column}:" in sql
-    assert "not 2013-01" in sql
+def test_broken_lines_are_rejected_as_rows_and_the_rest_loads(conn, zone):
+    path = jan(zone)
+    lines = path.read_bytes().split(b"\n")[:-1]  # the file ends with a newline
+    lines[5] = lines[5] + b",extra"
+    lines[6] = lines[6].replace(b"N", b"\xe9", 1)  # a Latin-1 byte
+    lines[7] = lines[7].replace(b",EWR,", b',"EWR,', 1)  # an unterminated quote
+    lines[8] = lines[8] + b"\x00"
+    path.write_bytes(b"\n".join(lines) + b"\n\n" + lines[-1][:20])  # blank, then a cut-off line
+    result = load_jan(conn, zone)
+    got = conn.execute(
+        "SELECT _line, _reason, _raw_line IS NOT NULL FROM raw.flights_rejects ORDER BY 1"
+    ).fetchall()
+    last = len(lines) + 2
+    assert got == [
+        (6, "row: 20 fields, more than the header's 19", True),
+        (7, f"encoding: not UTF-8 (byte 0xe9 at offset {lines[6].index(0xE9)})", True),
+        (8, "row: unterminated or misplaced quote", True),
+        (9, "encoding: NUL byte (binary data)", True),
+        (last, "row: 7 fields, fewer than the header's 19; truncated?", True),
+    ]
+    assert result.reject_reasons == {"row": 3, "encoding": 2}
+    # the rows after the broken ones load, with their own line numbers
+    assert result.rows_loaded == 27_004 - 4
+    assert result.rows_read == 27_004 + 1
+
+
+def test_a_month_over_the_reject_rate_is_not_loaded_and_the_error_has_the_figures(conn, zone):
+    load_jan(conn, zone)
+    before = snapshot(conn)
+    edit_rows(jan(zone), {i: {"distance": "-5"} for i in range(0, 27_004, 50)})  # 2%
+    with pytest.raises(RejectRateError) as err:
+        load_jan(conn, zone)
+    message = str(err.value)
+    assert "flights_2013-01.csv, column 'distance': 541 of 27004 rows rejected (2.00%)" in message
+    assert "more than max_reject_rate 1.00%: not loaded, the previous version is kept" in message
+    assert "line 2: distance: -5 is outside [1, 12000]" in message
+    assert err.value.result.reject_reasons == {"distance": 541}
+    assert snapshot(conn) == before
+    # a higher threshold lets the same file load, its bad rows quarantined
+    assert load_jan(conn, zone, max_reject_rate=0.05).rows_rejected == 541
+
+
+def test_one_bad_file_in_a_batch_changes_no_month(conn, zone):
+    load_files(conn, FLIGHTS, [(jan(zone), "2013-01"), (feb(zone), "2013-02")], zone)
+    before = snapshot(conn)
+    rewrite(feb(zone), lambda ls: [ls[0].replace(",dest", "")] + ls[1:])
+    rewrite(jan(zone), lambda ls: ls[:-1])  # January changed and valid
+    with pytest.raises(LandingFileError, match="flights_2013-02.csv, column 'dest'"):
+        load_files(conn, FLIGHTS, [(jan(zone), "2013-01"), (feb(zone), "2013-02")], zone)
+    assert snapshot(conn) == before
+
+
+def test_column_reasons_cover_every_rule_of_a_column():
+    sql = column_reason_sql("wind_speed", WEATHER.schema["wind_speed"], required=False)
+    assert "cannot parse" in sql and "BETWEEN 0.0 AND 250.0" in sql
+    assert "regexp_full_match" in column_reason_sql("carrier", FLIGHTS.schema["carrier"], True)
