@@ -17,6 +17,7 @@ throughput, and a lone request never waits. One worker per CPU.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from flightline.prediction_log import PredictionLog
+from flightline.prediction_log import PredictionLog, PredictionLogUnavailable
 from flightline.scoring import (
     DEFAULT_MAX_ROWS,
     SERVING_NUM_THREADS,
@@ -39,6 +40,9 @@ from flightline.scoring import (
     response_json,
     score_request_batch,
 )
+from flightline.service_http import ServiceGuard
+
+logger = logging.getLogger("flightline.service")
 
 
 class Args(BaseModel):
@@ -143,19 +147,38 @@ class FlightDelay:
         for frame, scores in score_request_batch(
             self.model, requests, num_threads=SERVING_NUM_THREADS
         ):
-            self.log.append(
-                frame,
-                scores,
-                model_version=self.provenance.model_version,
-                bento_tag=self.provenance.bento_tag,
-            )
+            # No prediction is served unless it is logged (prediction_log.py): a failed write
+            # fails its request with 503, which the client can retry.
+            try:
+                self.log.write(
+                    frame,
+                    scores,
+                    model_version=self.provenance.model_version,
+                    bento_tag=self.provenance.bento_tag,
+                )
+            except PredictionLogUnavailable as exc:
+                logger.error("%s: answered 503 to a request of %d flights", exc, frame.height)
+                error = f"{exc}: no prediction is served unlogged; retry later"
+                responses.append(JSONResponse({"error": error}, status_code=503))
+                continue
             # The PredictResponse document, serialized by Polars: BentoML passes a Response
             # through, and pydantic objects per flight cost ~9 ms per 1,000 flights.
             body = response_json(scores, self.provenance)
             responses.append(Response(content=body, media_type="application/json"))
         return responses
 
+    def __is_ready__(self) -> bool:
+        """/readyz answers 503 while the prediction log cannot be written."""
+        problem = self.log.check()
+        if problem:
+            logger.error("not ready: %s", problem)
+        return problem is None
+
     @bentoml.api(route="/model_card")
     def model_card(self) -> dict:
         """The model card: metrics, features, training data window, versions."""
         return _card
+
+
+# The request body limit (413; FLIGHTLINE_MAX_BODY_BYTES) and /docs.json as it really answers.
+FlightDelay.add_asgi_middleware(ServiceGuard, openapi=lambda: FlightDelay.openapi_spec.asdict())

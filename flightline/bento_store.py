@@ -45,6 +45,7 @@ BENTO_INCLUDE = [
     "flightline/__init__.py",
     "flightline/scoring.py",
     "flightline/prediction_log.py",
+    "flightline/service_http.py",
     "flightline/settings.py",
     "flightline/features.py",
     "flightline/holidays.py",

@@ -1,8 +1,14 @@
 """The prediction log: every prediction the service serves, as JSON Lines. No Dagster, no BentoML.
 
-The service appends one request's rows with :meth:`PredictionLog.append` (one write per request)
+The service writes one request's rows with :meth:`PredictionLog.write` (one write per request)
 to ``<FLIGHTLINE_HOME>/prediction_log/<UTC day>-<pid>.jsonl``: one file per day and process, so
-workers never share a file. A failed append is logged and swallowed: logging never breaks serving.
+workers never share a file.
+
+The policy: **no prediction is served unless it is logged.** ``write`` raises
+:class:`PredictionLogUnavailable` and the service answers that request 503 (the client retries;
+nothing is lost silently), and :meth:`PredictionLog.check` makes ``/readyz`` answer 503 while the
+folder is not writable, so a load balancer routes elsewhere. :meth:`PredictionLog.append` (scripts,
+tests) logs a failure and returns None instead.
 
 :func:`read_prediction_log` reads every file back (a torn line, e.g. from a killed process, is
 skipped) and :func:`join_outcomes` attaches the actual arrival (``is_delayed``) from
@@ -101,8 +107,12 @@ def prediction_rows(
     )
 
 
+class PredictionLogUnavailable(RuntimeError):
+    """The prediction log could not be written (disk full, permissions, a missing mount)."""
+
+
 class PredictionLog:
-    """Appends to ``<folder>/<UTC day>-<pid>.jsonl``; thread-safe, never raises."""
+    """Appends to ``<folder>/<UTC day>-<pid>.jsonl``; thread-safe."""
 
     def __init__(self, folder: str | Path | None = None) -> None:
         self.folder = Path(folder) if folder is not None else default_log_folder()
@@ -111,25 +121,48 @@ class PredictionLog:
     def path_for(self, served_at: datetime) -> Path:
         return self.folder / f"{served_at.astimezone(UTC):%Y-%m-%d}-{os.getpid()}.jsonl"
 
-    def append(self, flights: pl.DataFrame, scores: pl.DataFrame, **kwargs) -> Path | None:
-        """Log one request's predictions (kwargs: see :func:`prediction_rows`); None on failure."""
+    def write(self, flights: pl.DataFrame, scores: pl.DataFrame, **kwargs) -> Path | None:
+        """Log one request's predictions (kwargs: see :func:`prediction_rows`).
+
+        Returns the file (None for no rows); raises :class:`PredictionLogUnavailable`.
+        """
+        kwargs.setdefault("served_at", datetime.now(UTC))
+        rows = prediction_rows(flights, scores, **kwargs)  # a bad frame is a bug: raise it as is
+        if rows.height == 0:
+            return None
+        data = rows.write_ndjson().encode()
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        path = self.path_for(kwargs["served_at"])
         try:
-            kwargs.setdefault("served_at", datetime.now(UTC))
-            rows = prediction_rows(flights, scores, **kwargs)
-            if rows.height == 0:
-                return None
-            data = rows.write_ndjson().encode()
-            if not data.endswith(b"\n"):
-                data += b"\n"
-            path = self.path_for(kwargs["served_at"])
             with self._lock:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with path.open("ab") as f:
                     f.write(data)
-            return path
+                    f.flush()
+        except OSError as exc:
+            raise PredictionLogUnavailable(
+                f"prediction log {path} cannot be written ({exc.strerror or exc})"
+            ) from exc
+        return path
+
+    def append(self, flights: pl.DataFrame, scores: pl.DataFrame, **kwargs) -> Path | None:
+        """:meth:`write`, but a failure is logged and gives None (scripts, tests)."""
+        try:
+            return self.write(flights, scores, **kwargs)
         except Exception:
             logger.exception("prediction log: could not append %d rows", scores.height)
             return None
+
+    def check(self) -> str | None:
+        """None if the log folder is writable now, else why not (for the readiness probe)."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return f"prediction log {self.folder} cannot be created ({exc.strerror or exc})"
+        if not os.access(self.folder, os.W_OK | os.X_OK):
+            return f"prediction log {self.folder} is not writable"
+        return None
 
 
 def append_predictions(folder: str | Path, flights: pl.DataFrame, scores: pl.DataFrame, **kwargs):

@@ -278,11 +278,30 @@ EXAMPLE_FLIGHT: dict[str, Any] = {
 }
 
 
+# Characters of a bad value (or of an unknown field's name) quoted back in an error message: a
+# 5 MB value must not come back whole in the 400 response and the server log.
+QUOTE_LIMIT = 40
+
+
+def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)``, cut to a prefix of ``limit`` characters with the full length noted."""
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        return f"{value[:limit]!r}... ({len(value):,} characters)"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def _short_loc(part: str | int) -> str | int:
+    return part if isinstance(part, int) or len(part) <= QUOTE_LIMIT else f"{part[:QUOTE_LIMIT]}..."
+
+
 def _code(value: str, pattern: re.Pattern[str], what: str) -> str:
     code = value.strip().upper()
     if not pattern.fullmatch(code):
         raise PydanticCustomError(
-            "code_format", "must be {what}, got {got}", {"what": what, "got": repr(value)}
+            "code_format", "must be {what}, got {got}", {"what": what, "got": quote(value)}
         )
     return code
 
@@ -377,7 +396,7 @@ class Flight(BaseModel):
             raise PydanticCustomError(
                 "datetime_format",
                 "must be a date and time like 2013-01-01T05:15:00 (New York local time), got {got}",
-                {"got": repr(value)},
+                {"got": quote(value)},
             )
         return value
 
@@ -433,7 +452,7 @@ class PredictRequest(BaseModel):
 def error_path(loc: Sequence[str | int]) -> str:
     """``('flights', 3, 'weather', 'temp')`` -> ``flights[3].weather.temp``."""
     out = ""
-    for part in loc:
+    for part in map(_short_loc, loc):
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "body"
 
@@ -472,7 +491,7 @@ def located_errors(exc: ValidationError, title: str) -> ValidationError:
     details = [
         InitErrorDetails(
             type=PydanticCustomError(e["type"], "{message}", {"message": error_message(e)}),
-            loc=tuple(e["loc"]),
+            loc=tuple(map(_short_loc, e["loc"])),
             input=e.get("input"),
         )
         for e in exc.errors()

@@ -12,6 +12,7 @@ import pytest
 from flightline.prediction_log import (
     LOG_SCHEMA,
     PredictionLog,
+    PredictionLogUnavailable,
     append_predictions,
     join_outcomes,
     read_prediction_log,
@@ -128,6 +129,21 @@ def test_a_failing_append_is_logged_not_raised(tmp_path, caplog):
     bad_scores = scores_for(frame).head(1)  # row count mismatch
     assert PredictionLog(tmp_path).append(frame, bad_scores, model_version="v") is None
     assert "prediction log" in caplog.text
+
+
+def test_the_service_write_raises_and_check_says_why(tmp_path):
+    # The service's policy: a prediction that cannot be logged is not served (503).
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    log = PredictionLog(blocker / "log")
+    frame = request(2)
+    with pytest.raises(PredictionLogUnavailable, match="cannot be written"):
+        log.write(frame, scores_for(frame), model_version="v1")
+    assert "cannot be created" in log.check()
+    ok = PredictionLog(tmp_path / "ok")
+    assert ok.check() is None
+    path = ok.write(frame, scores_for(frame), model_version="v1")
+    assert read_prediction_log(path.parent).height == 2
 
 
 def test_default_folder_is_under_flightline_home(tmp_path, monkeypatch):

@@ -1,0 +1,227 @@
+"""HTTP limits and the OpenAPI document of the delay service. Plain ASGI; no BentoML import.
+
+* :class:`ServiceGuard` (an ASGI middleware) refuses a request body larger than
+  ``FLIGHTLINE_MAX_BODY_BYTES`` (default :data:`DEFAULT_MAX_BODY_BYTES`) with **413** before the
+  service parses it: it reads at most that many bytes, whether or not the client declared a
+  ``Content-Length``. It also serves ``GET /docs.json`` as :func:`openapi_document` corrects it.
+* :func:`openapi_document` fixes what BentoML's generated document gets wrong for this service:
+  the 400 body (``detail`` is a list of located errors, or the body is a one-item list for a
+  request that is not JSON), the 413/503 answers, ``GET /model_card`` and the probes' 503.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MAX_BODY_ENV = "FLIGHTLINE_MAX_BODY_BYTES"
+# A full request of 10,000 flights with weather is ~3.4 MB of compact JSON; 16 MiB leaves room for
+# indented JSON while keeping a worker's memory bounded (the body, parsed, is ~10x its size).
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def max_body_bytes() -> int:
+    """The limit from ``FLIGHTLINE_MAX_BODY_BYTES`` (bytes), else the default."""
+    value = os.environ.get(MAX_BODY_ENV, "").strip()
+    if not value:
+        return DEFAULT_MAX_BODY_BYTES
+    limit = int(value)
+    if limit <= 0:
+        raise ValueError(f"{MAX_BODY_ENV} must be a positive number of bytes, got {value!r}")
+    return limit
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    data = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                (b"connection", b"close"),  # the rest of an oversized body is not read
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+class ServiceGuard:
+    """ASGI middleware: the request body limit (413) and the corrected ``/docs.json``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int | None = None,
+        openapi: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes if max_bytes is not None else max_body_bytes()
+        self._openapi = openapi
+        self._document: bytes | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._openapi is not None and scope["method"] == "GET" and scope["path"] == "/docs.json":
+            if self._document is None:  # built once: the service's document does not change
+                self._document = json.dumps(openapi_document(self._openapi())).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": self._document})
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                await _send_json(send, 400, {"error": "invalid Content-Length header"})
+                return
+            if size > self.max_bytes:
+                await self._too_large(send, f"{size:,} bytes")
+                return
+        # Read the body here, never more than the limit, and replay it to the service: a client
+        # may send more than it declared, or declare nothing (chunked).
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(send, f"more than {self.max_bytes:,} bytes")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # a disconnect, for apps that listen for it
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send: Send, got: str) -> None:
+        message = (
+            f"request body too large: {got}, at most {self.max_bytes:,} "
+            f"({MAX_BODY_ENV}); split the flights over several requests"
+        )
+        await _send_json(send, 413, {"error": message})
+
+
+# --------------------------------------------------------------------------------------------
+# The OpenAPI document
+# --------------------------------------------------------------------------------------------
+
+_ERROR = {
+    "type": "object",
+    "title": "Error",
+    "properties": {"error": {"type": "string"}},
+    "required": ["error"],
+}
+_VALIDATION_ERROR = {
+    "type": "object",
+    "title": "ValidationError",
+    "description": "a request that does not validate: one entry per problem",
+    "properties": {
+        "error": {"type": "string", "example": "1 validation error for PredictRequest"},
+        "detail": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "type": {"type": "string"},
+                    "loc": {
+                        "type": "array",
+                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                    },  # fmt: skip
+                    "msg": {
+                        "type": "string",
+                        "example": "flights[3].origin: must be a 3-letter airport code, got 'NEWARK'",
+                    },  # fmt: skip
+                },
+                "required": ["type", "loc", "msg"],
+            },
+        },
+    },
+    "required": ["error", "detail"],
+}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error_responses(body_limit: bool) -> dict[str, Any]:
+    responses = {
+        # BentoML answers a body that is not JSON (or not UTF-8) with a one-item list.
+        "400": _json(
+            "invalid request: the fields that failed, each with its location",
+            {"anyOf": [_VALIDATION_ERROR, {"type": "array", "items": _ERROR}]},
+        ),
+        "429": _json("too many concurrent requests", _ERROR),
+        "500": _json("unexpected error (see the server log)", _ERROR),
+        "503": _json(
+            "overloaded, not ready, or the prediction log cannot be written (nothing was "
+            "served unlogged): retry later",
+            _ERROR,
+        ),
+        "504": _json("request timed out", _ERROR),
+    }
+    if body_limit:
+        responses["413"] = _json(f"request body larger than {MAX_BODY_ENV}", _ERROR)
+    return responses
+
+
+def openapi_document(generated: dict[str, Any]) -> dict[str, Any]:
+    """BentoML's generated document for the service, corrected to match its responses."""
+    doc = copy.deepcopy(generated)
+    paths = doc.setdefault("paths", {})
+    for path, item in paths.items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            if path in ("/readyz", "/livez", "/healthz"):
+                responses["503"] = {"description": "not ready or not alive"}
+            elif path == "/metrics":
+                responses["200"] = {
+                    "description": "Prometheus metrics",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            elif method == "post":
+                for status in ("404",):  # BentoML's generic entries that these routes never use
+                    responses.pop(status, None)
+                responses.update(_error_responses(body_limit=True))
+    card = paths.get("/model_card", {}).get("post")
+    if card is not None and "get" not in paths["/model_card"]:
+        get = copy.deepcopy(card)
+        get.pop("requestBody", None)
+        get["operationId"] = f"{card.get('operationId', 'model_card')}_get"
+        get["responses"] = {
+            "200": card["responses"]["200"],
+            "503": _json("the model is still loading", _ERROR),
+        }
+        paths["/model_card"]["get"] = get
+    return doc
