@@ -1,16 +1,23 @@
 """The landing sensor: new or changed landing files start ingest runs for exactly their partition.
 
 It reads only the landing zone (never the warehouse). The run key carries the file's hash, so the
-same content is never ingested twice, even if the cursor is lost.
+same content is never ingested twice, even if the cursor is lost. Nothing in the zone can fail a
+tick: a bad entry is refused with a logged reason and the tick goes on with the others.
 """
 
+from __future__ import annotations
+
+import datetime as dt
 import json
+import time
+from collections.abc import Callable
 
 import dagster as dg
 
 from assets.event_log import latest_metadata
+from assets.partitions import month_key, monthly_partitions
 from flightline.ingest import FULL_PARTITION
-from flightline.landing_scan import changed_files, scan
+from flightline.landing_scan import Skipped, changed_files, scan
 from jobs import ingest_job
 from resources import LandingZone
 
@@ -22,6 +29,7 @@ DOWNSTREAM = {
     "airports": [["raw", "airports"], ["staging", "stg_airports"], ["marts", "dim_airports"]],
     "planes": [["raw", "planes"], ["staging", "stg_planes"], ["marts", "dim_planes"]],
 }
+SHOWN_REFUSALS = 5  # in the tick's skip message; every new refusal is also logged
 
 
 def loaded_sha256(instance: dg.DagsterInstance, table: str, month: str | None) -> str | None:
@@ -35,42 +43,73 @@ def loaded_sha256(instance: dg.DagsterInstance, table: str, month: str | None) -
     return None
 
 
-@dg.sensor(
-    job=ingest_job,
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Starts an ingest run for each new or changed file in the landing zone.",
-)
-def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone):
-    seen = json.loads(context.cursor) if context.cursor else {}
-    files, skipped = scan(landing.path)
-    for s in skipped:
-        context.log.warning(f"landing sensor refused {s.path}: {s.reason}")
-    changed, seen = changed_files(files, seen)
-    requests = []
-    for f, digest in changed:
-        if loaded_sha256(context.instance, f.table, f.month) == digest:
-            continue  # this exact content is already loaded (e.g. by `flightline run`)
-        keys = [dg.AssetKey(k) for k in DOWNSTREAM[f.table]]
-        requests.append(
-            dg.RunRequest(
-                run_key=f"{f.table}:{f.month or 'full'}:{digest}",
-                partition_key=f"{f.month}-01" if f.month else None,
-                asset_selection=keys,
-                tags={
-                    "flightline/landing_file": str(f.path.relative_to(landing.path)),
-                    "flightline/sha256": digest,
-                    "flightline/trigger": "landing",
-                },
-            )
-        )
-    return dg.SensorResult(
-        run_requests=requests,
-        cursor=json.dumps(seen),
-        skip_reason=None
-        if requests
-        else dg.SkipReason(
-            f"no new landing files ({len(files)} known)"
-            + "".join(f"; refused {s.path.name}: {s.reason}" for s in skipped)
-        ),
+def partition_months(now: float) -> tuple[str, str] | None:
+    """First and last monthly partition ('YYYY-MM') as of ``now``; None before the first."""
+    with dg.partition_loading_context(effective_dt=dt.datetime.fromtimestamp(now, dt.UTC)):
+        first = monthly_partitions.get_first_partition_key()
+        last = monthly_partitions.get_last_partition_key()
+    return (month_key(first), month_key(last)) if first and last else None
+
+
+def read_cursor(cursor: str | None) -> tuple[dict[str, list], dict[str, str]]:
+    """(files seen, refusals already logged). Older cursors held only the files, by path."""
+    state = json.loads(cursor) if cursor else {}
+    if "files" in state:
+        return state["files"], state.get("refused", {})
+    return {}, {}  # an old cursor: hash everything again (run keys still dedupe)
+
+
+def build_landing_sensor(clock: Callable[[], float] = time.time) -> dg.SensorDefinition:
+    """The sensor, reading the time from ``clock`` (tests pass a fixed one)."""
+
+    @dg.sensor(
+        name="landing_sensor",
+        job=ingest_job,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Starts an ingest run for each new or changed file in the landing zone.",
     )
+    def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone):
+        root = landing.path
+        seen, logged = read_cursor(context.cursor)
+        now = clock()
+        found = scan(root, now, partition_months(now))
+        changed, seen, unreadable = changed_files(found.files, seen, root)
+        refused: list[Skipped] = found.skipped + unreadable
+        reasons = {str(s.path.relative_to(root)): s.reason for s in refused}
+        for s in refused:
+            if logged.get(str(s.path.relative_to(root))) != s.reason:  # log each refusal once
+                context.log.warning(f"landing sensor refused {s.path}: {s.reason}")
+        requests = []
+        for f, digest in changed:
+            if loaded_sha256(context.instance, f.table, f.month) == digest:
+                continue  # this exact content is already loaded (e.g. by `flightline run`)
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{f.table}:{f.month or 'full'}:{digest}",
+                    partition_key=f"{f.month}-01" if f.month else None,
+                    asset_selection=[dg.AssetKey(k) for k in DOWNSTREAM[f.table]],
+                    tags={
+                        "flightline/landing_file": str(f.path.relative_to(root)),
+                        "flightline/sha256": digest,
+                        "flightline/trigger": "landing",
+                    },
+                )
+            )
+        message = f"no new landing files ({len(found.files)} known)"
+        message += "".join(f"; refused {s.path.name}: {s.reason}" for s in refused[:SHOWN_REFUSALS])
+        if len(refused) > SHOWN_REFUSALS:
+            message += f"; and {len(refused) - SHOWN_REFUSALS} more refused (see the tick's logs)"
+        if found.waiting:
+            message += f"; {len(found.waiting)} not complete yet, e.g. {found.waiting[0].path.name}"
+            message += f": {found.waiting[0].reason}"
+        return dg.SensorResult(
+            run_requests=requests,
+            cursor=json.dumps({"files": seen, "refused": reasons}),
+            skip_reason=None if requests else dg.SkipReason(message),
+        )
+
+    return landing_sensor
+
+
+landing_sensor = build_landing_sensor()
