@@ -128,3 +128,22 @@ def test_errors_quote_a_short_prefix_of_a_bad_value():
     assert len(errors) == 3 and len(str(exc.value)) < 2_000
     assert all(len(e["msg"]) < 300 and all(len(str(p)) < 50 for p in e["loc"]) for e in errors)
     assert "(5,000,000 characters)" in errors[0]["msg"]
+
+
+def test_serve_binds_loopback_unless_told(monkeypatch, tmp_path):
+    from flightline import cli
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    calls = []
+
+    def execvp(exe: str, argv: list[str]) -> None:  # exec never returns
+        calls.append(argv)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(cli.os, "execvp", execvp)
+    monkeypatch.setattr("flightline.bento_store.latest_bento_tag", lambda: "flight_delay:v1")
+    for argv in (["serve"], ["serve", "--host", "0.0.0.0", "--port", "4000"]):
+        with pytest.raises(SystemExit):
+            cli.main(argv)
+    assert calls[0][calls[0].index("--host") + 1] == "127.0.0.1"
+    assert calls[1][-4:] == ["--host", "0.0.0.0", "--port", "4000"]
