@@ -24,6 +24,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY_ENV = "FLIGHTLINE_MAX_BODY_BYTES"
+# Bodies parsed as JSON; curl's default form type and text/plain are JSON too when they parse.
+JSON_LIKE = {b"application/json", b"text/plain", b"application/x-www-form-urlencoded"}
 # A full request of 10,000 flights with weather is ~3.4 MB of compact JSON; 16 MiB leaves room for
 # indented JSON while keeping a worker's memory bounded (the body, parsed, is ~10x its size).
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -38,6 +40,11 @@ def max_body_bytes() -> int:
     if limit <= 0:
         raise ValueError(f"{MAX_BODY_ENV} must be a positive number of bytes, got {value!r}")
     return limit
+
+
+def quote_header(value: bytes) -> str:
+    text = value.decode("latin-1")
+    return repr(text if len(text) <= 40 else f"{text[:40]}...")
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
@@ -86,7 +93,14 @@ class ServiceGuard:
             )
             await send({"type": "http.response.body", "body": self._document})
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if scope["method"] == "POST" and media_type and media_type not in JSON_LIKE:
+            # BentoML would try multipart or pickle parsing (a 500 on a bad multipart body).
+            error = f"unsupported Content-Type {quote_header(media_type)}: send application/json"
+            await _send_json(send, 415, {"error": error})
+            return
+        declared = headers.get(b"content-length")
         if declared is not None:
             try:
                 size = int(declared)
@@ -155,11 +169,11 @@ _VALIDATION_ERROR = {
                     "loc": {
                         "type": "array",
                         "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
-                    },  # fmt: skip
+                    },
                     "msg": {
                         "type": "string",
-                        "example": "flights[3].origin: must be a 3-letter airport code, got 'NEWARK'",
-                    },  # fmt: skip
+                        "example": "flights[3].origin: must be a 3-letter airport code",
+                    },
                 },
                 "required": ["type", "loc", "msg"],
             },
@@ -191,18 +205,24 @@ def _error_responses(body_limit: bool) -> dict[str, Any]:
     }
     if body_limit:
         responses["413"] = _json(f"request body larger than {MAX_BODY_ENV}", _ERROR)
+        responses["415"] = _json("a body that is not JSON (Content-Type)", _ERROR)
     return responses
 
 
 def openapi_document(generated: dict[str, Any]) -> dict[str, Any]:
     """BentoML's generated document for the service, corrected to match its responses."""
     doc = copy.deepcopy(generated)
+    # pydantic writes JSON Schema 2020-12 (`"type": "null"`, numeric `exclusiveMinimum`), which
+    # is OpenAPI 3.1's dialect; BentoML labels the document 3.0.2, where those are invalid.
+    doc["openapi"] = "3.1.0"
     paths = doc.setdefault("paths", {})
     for path, item in paths.items():
         for method, operation in item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            responses = operation["responses"]
+            # BentoML keys some statuses by int: one kind of key, as JSON has
+            responses = {str(k): v for k, v in operation["responses"].items()}
+            operation["responses"] = responses
             if path in ("/readyz", "/livez", "/healthz"):
                 responses["503"] = {"description": "not ready or not alive"}
             elif path == "/metrics":

@@ -81,14 +81,14 @@ GENERATED = {
         "/metrics": {"get": {"responses": {"200": {"description": "ok"}}}},
         "/predict": {
             "post": {
-                "responses": {"200": {"description": "ok"}, "404": {"description": "nope"}},
+                "responses": {200: {"description": "ok"}, 404: {"description": "nope"}},
                 "requestBody": {"content": {}},
             }
         },
         "/model_card": {
             "post": {
                 "operationId": "flight_delay__model_card",
-                "responses": {"200": {"description": "card"}},
+                "responses": {200: {"description": "card"}},
             }
         },
     },
@@ -106,7 +106,7 @@ def test_the_document_says_what_the_service_answers():
     get = doc["paths"]["/model_card"]["get"]
     assert get["operationId"] == "flight_delay__model_card_get" and "requestBody" not in get
     assert "503" in doc["paths"]["/readyz"]["get"]["responses"]
-    assert GENERATED["paths"]["/predict"]["post"]["responses"].keys() == {"200", "404"}
+    assert GENERATED["paths"]["/predict"]["post"]["responses"].keys() == {200, 404}  # unchanged
 
 
 def test_docs_json_is_served_corrected():
@@ -147,3 +147,15 @@ def test_serve_binds_loopback_unless_told(monkeypatch, tmp_path):
             cli.main(argv)
     assert calls[0][calls[0].index("--host") + 1] == "127.0.0.1"
     assert calls[1][-4:] == ["--host", "0.0.0.0", "--port", "4000"]
+
+
+def test_a_body_that_is_not_json_is_415():
+    with client() as c:
+        multipart = c.post(
+            "/predict", content=b"{}", headers={"content-type": "multipart/form-data"}
+        )
+        pickle = c.post("/predict", content=b"x", headers={"content-type": "application/vnd.bentoml+pickle"})  # fmt: skip
+        plain = c.post("/predict", content=b"{}", headers={"content-type": "application/json; charset=utf-8"})  # fmt: skip
+    assert multipart.status_code == pickle.status_code == 415
+    assert "send application/json" in multipart.json()["error"]
+    assert plain.status_code == 200
