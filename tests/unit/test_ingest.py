@@ -18,12 +18,25 @@ from flightline.landing import landing_file
 from flightline.raw_schemas import FLIGHTS, WEATHER
 
 COLS = list(FLIGHTS.columns)
+N = 2_000  # rows per month in the small zone: enough for every case, quick to load
+
+
+@pytest.fixture
+def full_zone(landed_2013, tmp_path) -> Path:
+    """A private copy of the landing zone that a test may corrupt."""
+    return Path(shutil.copytree(landed_2013, tmp_path / "landing"))
 
 
 @pytest.fixture
 def zone(landed_2013, tmp_path) -> Path:
-    """A private copy of the landing zone that a test may corrupt."""
-    return Path(shutil.copytree(landed_2013, tmp_path / "landing"))
+    """A landing zone with the first N flights of January and of February, to corrupt."""
+    root = tmp_path / "small"
+    for month in ("2013-01", "2013-02"):
+        lines = landing_file(landed_2013, FLIGHTS, month).read_text().splitlines()[: N + 1]
+        target = landing_file(root, FLIGHTS, month)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("\n".join(lines) + "\n")
+    return root
 
 
 @pytest.fixture
@@ -70,8 +83,9 @@ def edit_rows(path: Path, edits: dict[int, dict[str, str]]) -> None:
     """Set fields on data rows (0 = the first row after the header)."""
     rewrite(
         path,
-        lambda ls: [ls[0]]
-        + [set_fields(x, **edits[i]) if i in edits else x for i, x in enumerate(ls[1:])],
+        lambda ls: (
+            [ls[0]] + [set_fields(x, **edits[i]) if i in edits else x for i, x in enumerate(ls[1:])]
+        ),
     )
 
 
@@ -79,8 +93,8 @@ def rejects(conn) -> list[tuple]:
     return conn.execute("SELECT _line, _reason FROM raw.flights_rejects ORDER BY 1").fetchall()
 
 
-def test_load_types_and_load_columns(conn, zone):
-    result = load_jan(conn, zone)
+def test_load_types_and_load_columns(conn, full_zone):
+    result = load_jan(conn, full_zone)
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (27_004, 27_004, 0)
     types = dict(
         conn.execute(
@@ -99,7 +113,8 @@ def test_load_types_and_load_columns(conn, zone):
     assert nulls == 521  # cancelled in January: NA became NULL
 
 
-def test_reloading_a_month_replaces_it_without_duplicates(conn, zone):
+def test_reloading_a_month_replaces_it_without_duplicates(conn, full_zone):
+    zone = full_zone
     load_jan(conn, zone)
     load_file(conn, FLIGHTS, feb(zone), zone, "2013-02")
     counts = "SELECT _partition, count(*) FROM raw.flights GROUP BY 1 ORDER BY 1"
@@ -153,7 +168,7 @@ def test_whole_file_faults_fail_and_change_nothing(conn, zone, content, column, 
 def test_a_column_of_the_wrong_type_fails_the_file(conn, zone):
     load_jan(conn, zone)
     before = snapshot(conn)
-    edit_rows(jan(zone), {i: {"distance": "far"} for i in range(27_004)})
+    edit_rows(jan(zone), {i: {"distance": "far"} for i in range(N)})
     with pytest.raises(LandingFileError, match=r"column 'distance': wrong type: expected INTEGER"):
         load_jan(conn, zone)
     assert snapshot(conn) == before
@@ -162,7 +177,7 @@ def test_a_column_of_the_wrong_type_fails_the_file(conn, zone):
 def test_unparsable_values_reject_only_their_rows(conn, zone):
     edit_rows(jan(zone), {4: {"arr_delay": "late"}, 9: {"arr_delay": "late"}})
     result = load_jan(conn, zone)
-    assert (result.rows_loaded, result.rows_rejected) == (27_002, 2)
+    assert (result.rows_loaded, result.rows_rejected) == (N - 2, 2)
     assert result.reject_reasons == {"arr_delay": 2}
     got = conn.execute(
         "SELECT _line, _reason, arr_delay FROM raw.flights_rejects ORDER BY 1"
@@ -186,7 +201,10 @@ IMPOSSIBLE = {  # row -> (fields, the reason it must be rejected with)
         {"time_hour": "2013-01-01T12:00:00Z"},
         "time_hour: not the UTC hour of the scheduled departure (2013-01-01 11:00 UTC)",
     ),
-    9: ({"dep_time": "NA"}, "dep_delay: dep_time and dep_delay must be both present or both missing"),
+    9: (
+        {"dep_time": "NA"},
+        "dep_delay: dep_time and dep_delay must be both present or both missing",
+    ),
     10: ({"air_time": "NA"}, "arr_delay: an arrival delay needs dep_time, air_time and arr_time"),
     11: ({"month": "2", "day": "30"}, "day: 2013-02-30 is not a calendar date"),
     12: ({"year": "2013x"}, "year: cannot parse '2013x' as INTEGER"),
@@ -201,7 +219,7 @@ def test_values_outside_their_domain_are_rejected_with_the_reason(conn, zone):
     for i, (_, reason) in IMPOSSIBLE.items():
         assert reason in got.pop(i + 2), reason
     assert not got
-    assert result.rows_loaded == 27_004 - len(IMPOSSIBLE)
+    assert result.rows_loaded == N - len(IMPOSSIBLE)
     # row 11 is for February in January's file: the calendar rule names the date first
     assert "month: row is for 2013-02, not 2013-01" in dict(rejects(conn))[13]
     bad = conn.execute(
@@ -219,7 +237,7 @@ def test_bom_empty_strings_and_extra_columns_load_like_the_clean_file(conn, zone
     drifted = ["\ufeff" + lines[0] + ",gate,"] + [x + ",A1,x" for x in blank]
     jan(zone).write_text("\n".join(drifted) + "\n", encoding="utf-8")
     result = load_jan(conn, zone)
-    assert (result.rows_loaded, result.rows_rejected) == (27_004, 0)
+    assert (result.rows_loaded, result.rows_rejected) == (N, 0)
     assert result.extra_columns == ["gate", "(unnamed column 21)"]
     again = conn.execute("SELECT * EXCLUDE (_loaded_at, _file_hash) FROM raw.flights").fetchall()
     assert sorted(again, key=str) == sorted(clean, key=str)
@@ -232,10 +250,10 @@ def test_exact_duplicates_are_dropped_and_key_conflicts_rejected(conn, zone):
 
     rewrite(jan(zone), edit)
     result = load_jan(conn, zone)
-    assert (result.rows_read, result.rows_loaded) == (27_008, 27_004)
+    assert (result.rows_read, result.rows_loaded) == (N + 4, N)
     assert (result.duplicates_dropped, result.rows_rejected) == (3, 1)
     assert rejects(conn) == [
-        (27_009, "key: (2013, 1, 1, UA, 1545, EWR) is already on line 2 with other values")
+        (N + 5, "key: (2013, 1, 1, UA, 1545, EWR) is already on line 2 with other values")
     ]
     dupes = conn.execute(
         "SELECT count(*) - count(DISTINCT (year, month, day, carrier, flight, origin)) "
@@ -276,24 +294,24 @@ def test_broken_lines_are_rejected_as_rows_and_the_rest_loads(conn, zone):
     ]
     assert result.reject_reasons == {"row": 3, "encoding": 2}
     # the rows after the broken ones load, with their own line numbers
-    assert result.rows_loaded == 27_004 - 4
-    assert result.rows_read == 27_004 + 1
+    assert result.rows_loaded == N - 4
+    assert result.rows_read == N + 1
 
 
 def test_a_month_over_the_reject_rate_is_not_loaded_and_the_error_has_the_figures(conn, zone):
     load_jan(conn, zone)
     before = snapshot(conn)
-    edit_rows(jan(zone), {i: {"distance": "-5"} for i in range(0, 27_004, 50)})  # 2%
+    edit_rows(jan(zone), {i: {"distance": "-5"} for i in range(0, N, 50)})  # 2%
     with pytest.raises(RejectRateError) as err:
         load_jan(conn, zone)
     message = str(err.value)
-    assert "flights_2013-01.csv, column 'distance': 541 of 27004 rows rejected (2.00%)" in message
+    assert f"flights_2013-01.csv, column 'distance': 40 of {N} rows rejected (2.00%)" in message
     assert "more than max_reject_rate 1.00%: not loaded, the previous version is kept" in message
     assert "line 2: distance: -5 is outside [1, 12000]" in message
-    assert err.value.result.reject_reasons == {"distance": 541}
+    assert err.value.result.reject_reasons == {"distance": 40}
     assert snapshot(conn) == before
     # a higher threshold lets the same file load, its bad rows quarantined
-    assert load_jan(conn, zone, max_reject_rate=0.05).rows_rejected == 541
+    assert load_jan(conn, zone, max_reject_rate=0.05).rows_rejected == 40
 
 
 def test_one_bad_file_in_a_batch_changes_no_month(conn, zone):
