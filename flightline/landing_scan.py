@@ -152,15 +152,16 @@ def scan(root: Path, now: float, months: tuple[str, str] | None = None) -> Scan:
                 continue
             inside = Path(folder.path).resolve(strict=True).is_relative_to(root.resolve())
             entries = sorted(os.scandir(folder.path), key=lambda e: e.name)
-        except OSError as e:
-            result.skipped.append(Skipped(Path(folder.path), f"cannot read: {e.strerror or e}"))
+        except (OSError, RuntimeError) as e:
+            reason = f"cannot read: {getattr(e, 'strerror', 0) or e}"
+            result.skipped.append(Skipped(Path(folder.path), reason))
             continue
         markers = {e.name[: -len(DONE_SUFFIX)] for e in entries if e.name.endswith(DONE_SUFFIX)}
         for entry in entries:
             try:
                 found = classify(root, inside, entry, markers, now, months)
-            except OSError as e:  # vanished, unreadable, a symlink loop: refuse, go on
-                found = Skipped(Path(entry.path), f"cannot read: {e.strerror or e}")
+            except (OSError, RuntimeError) as e:  # vanished, unreadable, a symlink loop
+                found = Skipped(Path(entry.path), f"cannot read: {getattr(e, 'strerror', 0) or e}")
             if isinstance(found, LandedFile):
                 result.files.append(found)
             elif isinstance(found, Skipped):
