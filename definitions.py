@@ -5,11 +5,12 @@ import dagster as dg
 from assets.dbt import dbt_models, dbt_monthly_models
 from assets.features import features_point_in_time, flight_features, online_features
 from assets.feedback import served_predictions
-from assets.model import champion_model, delay_model
+from assets.model import backtest, champion_model, delay_model
 from assets.monitoring import feature_drift, model_performance
 from assets.raw import raw_assets
 from assets.serving import bento_model, flight_delay_bento, flight_predictions
 from jobs import (
+    backtest_job,
     features_job,
     ingest_job,
     monitoring_job,
@@ -31,6 +32,7 @@ defs = dg.Definitions(
         online_features,
         delay_model,
         champion_model,
+        backtest,
         bento_model,
         flight_delay_bento,
         flight_predictions,
@@ -39,7 +41,7 @@ defs = dg.Definitions(
         served_predictions,
     ],
     asset_checks=[features_point_in_time],
-    jobs=[ingest_job, features_job, training_job, scoring_job, monitoring_job],
+    jobs=[ingest_job, features_job, training_job, backtest_job, scoring_job, monitoring_job],
     schedules=[monitoring_schedule],
     sensors=[landing_sensor, retraining_sensor, automation_sensor],
     resources=build_resources(),

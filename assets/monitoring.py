@@ -24,6 +24,7 @@ NOT_DRIFT_SCORED = {
     "day_of_year",
     "days_to_next_holiday",
     "days_since_holiday",
+    "state_stale_days",  # 0 in the day-before table drift reads: how old a snapshot is, not data
     *AGGREGATE_FEATURES,
 }
 

@@ -3,6 +3,7 @@ predictions. None of them runs when the validation gate fails: they follow ``cha
 """
 
 import datetime as dt
+import json
 
 import dagster as dg
 import polars as pl
@@ -67,6 +68,10 @@ def flight_delay_bento(context: dg.AssetExecutionContext) -> dg.MaterializeResul
     )
 
 
+class FlightPredictionsConfig(dg.Config):
+    explain: bool = False  # also write each flight's top 5 feature contributions (JSON, log-odds)
+
+
 @dg.asset(
     key=["serving", "flight_predictions"],
     group_name="serving",
@@ -81,7 +86,10 @@ def flight_delay_bento(context: dg.AssetExecutionContext) -> dg.MaterializeResul
     ),
 )
 def flight_predictions(
-    context: dg.AssetExecutionContext, warehouse: DuckDBResource, artifacts: ArtifactStore
+    context: dg.AssetExecutionContext,
+    config: FlightPredictionsConfig,
+    warehouse: DuckDBResource,
+    artifacts: ArtifactStore,
 ) -> dg.MaterializeResult:
     version, folder = champion_folder(artifacts)
     model = load_scoring_model(folder)
@@ -95,7 +103,7 @@ def flight_predictions(
     # night before it.
     state = build_feature_state(flights, planes)
     scored = (
-        score_flights(model, rows, state=state)
+        score_flights(model, rows, state=state, explain=config.explain)
         .join(
             rows.select("flight_id", "flight_month", "flight_date", "is_delayed"),
             on="flight_id",
@@ -107,6 +115,14 @@ def flight_predictions(
             pl.lit(dt.datetime.now(dt.UTC)).alias("scored_at"),
         )
     )
+    # One JSON document per flight (DuckDB's json functions read it); null unless asked for, so
+    # the table keeps one schema.
+    explanations = (
+        [json.dumps(e) for e in scored["explanation"].to_list()]
+        if config.explain
+        else [None] * scored.height
+    )
+    scored = scored.with_columns(pl.Series("explanation", explanations, dtype=pl.String))
     with warehouse.get_connection() as conn:
         replace_rows(conn, PREDICTIONS_TABLE, scored, "flight_month", months)
     return dg.MaterializeResult(

@@ -3,7 +3,7 @@
     FLIGHTLINE_HOME=/tmp/plain uv run python -m bench.plain_pipeline --scale 1
 
 Same steps and the same functions as ``flightline run --scale N`` (land -> raw -> dbt -> features
--> point-in-time check -> online snapshot -> LightGBM with baselines and gate -> registry ->
+-> point-in-time check -> online snapshot -> calibrated LightGBM with baselines and gate -> registry ->
 BentoML model and bento), in one process, with the dbt commands the dbt assets run (``dbt build``
 as a subprocess, twice). What it leaves out is what Dagster adds: definitions, run and event
 storage, asset metadata (plots included), and each step's own connection.
@@ -12,7 +12,6 @@ storage, asset metadata (plots included), and each step's own connection.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import shutil
@@ -21,35 +20,26 @@ import sys
 import time
 
 import duckdb
-import lightgbm as lgb
-import polars as pl
 
 from flightline import settings
 from flightline.bento_store import build_bento, save_model_to_bentoml
+from flightline.candidate import CandidateSettings, train_candidate
 from flightline.feature_table import (
     ONLINE_HORIZON_DAYS,
     online_state,
     read_training_window,
-    recode_categoricals,
+    stored_months,
     stored_point_in_time_mismatches,
     stored_vocabulary,
     update_feature_table,
 )
 from flightline.features import save_state
-from flightline.gate import GateThresholds, evaluate_gate
 from flightline.ingest import FULL_PARTITION, load_file
 from flightline.landing import landing_file, month_range
 from flightline.raw_schemas import RAW_TABLES
-from flightline.registry import ModelRegistry, model_version
+from flightline.registry import ModelRegistry
 from flightline.scale import land_scaled, scaled_months
-from flightline.training import (
-    DEFAULT_TRAIN_MONTHS,
-    LABEL,
-    bootstrap_auc_diff,
-    labels,
-    predict,
-    train_and_evaluate,
-)
+from flightline.training import DEFAULT_TRAIN_MONTHS
 
 
 def dbt_build(*args: str) -> None:
@@ -97,54 +87,44 @@ def run(scale: int) -> dict[str, float]:
         _, mismatches = stored_point_in_time_mismatches(conn)
         assert not mismatches, mismatches
         state = online_state(conn, ONLINE_HORIZON_DAYS)
-        split, table = read_training_window(conn, None, DEFAULT_TRAIN_MONTHS)
+        split, day_before, served = read_training_window(conn, None, DEFAULT_TRAIN_MONTHS)
+        first_month = stored_months(conn)[0]
         vocabulary = stored_vocabulary(conn)
     snapshot = save_state(state, paths.home / "online_features" / f"plain-{state.as_of_day}")
     lap("features")
 
-    result = train_and_evaluate(table, test_month=split.test)
-    test = table.filter((pl.col("flight_month") == split.test) & pl.col(LABEL).is_not_null())
-    test = test.sort("flight_id")
-    p_model = result.test_predictions.sort("flight_id")["p_model"].to_numpy()
     registry = ModelRegistry(paths.models)
-    champion = registry.champion()
-    interval = None
-    if champion:
-        rows = recode_categoricals(test, vocabulary, registry.card(champion)["vocabulary"])
-        p_champion = predict(registry.booster(champion), rows)
-        interval = bootstrap_auc_diff(labels(test), p_model, p_champion, n=200)
-    metrics = result.metrics
-    baselines = {k: metrics[k]["auc"] for k in ("rate_baseline", "logistic_baseline")}
-    gate = evaluate_gate(metrics["model"]["auc"], baselines, interval, GateThresholds())
-    model_text = result.booster.model_to_string()
-    version = model_version(model_text, dt.datetime.now(dt.UTC))
-    card = {
-        "model_name": "delay_model",
-        "version": version,
-        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "dagster_run_id": "none (plain script)",
-        "lightgbm_version": lgb.__version__,
-        "vocabulary": vocabulary,
-        "threshold": 0.5,
-        "data_window": {
-            "train_months": list(split.train),
-            "valid_month": split.valid,
-            "test_month": split.test,
+    candidate = train_candidate(
+        day_before,
+        served,
+        split,
+        vocabulary,
+        registry,
+        CandidateSettings(),
+        first_month=first_month,
+        provenance={
+            "dagster_run_id": "none (plain script)",
+            "online_features": {"version": snapshot.name, "as_of": state.as_of.isoformat()},
         },
-        "online_features": {"version": snapshot.name, "as_of": state.as_of.isoformat()},
-        "gate": {"passed": all(c.passed for c in gate), **{c.name: c.passed for c in gate}},
-        **result.card(),
-    }
-    folder = registry.save_version(version, model_text, card, result.test_predictions)
-    shutil.copytree(snapshot, folder / "online_features", dirs_exist_ok=True)
+    )
+    folder = registry.version_dir(candidate.version)
+    if not candidate.identical_to:
+        folder = registry.save_version(
+            candidate.version,
+            candidate.model_text,
+            candidate.card,
+            candidate.result.test_predictions,
+        )
+        shutil.copytree(snapshot, folder / "online_features", dirs_exist_ok=True)
     lap("model")
 
-    if card["gate"]["passed"]:
-        registry.register_and_promote(version, {"test_auc": metrics["model"]["auc"]}, "plain")
+    test_auc = candidate.result.metrics["model"]["auc"]
+    if candidate.passed and candidate.version not in registry.registered_versions():
+        registry.register_and_promote(candidate.version, {"test_auc": test_auc}, "plain")
         build_bento(str(save_model_to_bentoml(folder)))
     lap("bento")
     timings["total"] = round(time.perf_counter() - started, 2)
-    timings["test_auc"] = round(metrics["model"]["auc"], 4)
+    timings["test_auc"] = round(test_auc, 4)
     return timings
 
 

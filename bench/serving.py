@@ -257,6 +257,15 @@ def in_process(
     out["single"] = _timed(lambda: bare(next(it1)), n1 - 3)
     out["batch"] = _timed(lambda: bare(next(itb)), nb)
     out["past_single"] = _timed(lambda: bare(next(itp)), max(20, n1 // 4))
+    # "explain": true adds LightGBM's pred_contrib and the top-5 selection per flight.
+    out["explain_single"] = _timed(
+        lambda: score_request_batch(model, [next(it1)], num_threads=num_threads, explain=True),
+        max(20, n1 // 4),
+    )
+    out["explain_batch"] = _timed(
+        lambda: score_request_batch(model, [next(itb)], num_threads=num_threads, explain=True),
+        nb,
+    )
 
     # The service's other steps, each on its own (single flight and batch).
     frame1, frame_b = requests_frame(parsed1[0]), requests_frame(parsed_b[0])
@@ -455,6 +464,16 @@ def run_serving_benchmark(
         )
     )
     rows.append(_row("in-process single p99", _pct(one, 99), "ms"))
+    for kind, plain in (("single", one), ("batch", local["batch"])):
+        explained = local[f"explain_{kind}"]
+        rows.append(
+            _row(
+                f'in-process {kind} with "explain": true, p50',
+                _pct(explained, 50),
+                "ms",
+                note=f"{_pct(explained, 50) / _pct(plain, 50):.2f}x the same without",
+            )
+        )
     rows.append(_row("in-process single req/s", local_rps, "req/s", note="one thread"))
     for c in (1, 8, 32):
         r = served[c]

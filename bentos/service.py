@@ -31,6 +31,7 @@ from starlette.routing import Route
 from flightline.prediction_log import PredictionLog, PredictionLogUnavailable
 from flightline.scoring import (
     DEFAULT_MAX_ROWS,
+    DEFAULT_MAX_STALE_DAYS,
     SERVING_NUM_THREADS,
     Flight,
     PredictRequest,
@@ -39,6 +40,7 @@ from flightline.scoring import (
     load_scoring_model,
     response_json,
     score_request_batch,
+    stale_flight_errors,
 )
 from flightline.service_http import ServiceGuard
 
@@ -49,6 +51,8 @@ class Args(BaseModel):
     # Pinned at build time (bento_store.build_bento); "latest" only for `bentoml serve` from source.
     model_tag: str = "flight_delay_model:latest"
     max_rows: int = DEFAULT_MAX_ROWS
+    # Flights further past the snapshot's as-of day are refused with 422 (never scored silently).
+    max_stale_days: int = int(os.environ.get("FLIGHTLINE_MAX_STALE_DAYS", DEFAULT_MAX_STALE_DAYS))
 
 
 args = bentoml.use_arguments(Args)
@@ -88,24 +92,29 @@ class FlightDelay:
             **self.model.provenance(), model_tag=str(self.model_ref.tag), bento_tag=bento_tag()
         )
         serving = {"model_tag": self.provenance.model_tag, "bento_tag": self.provenance.bento_tag}
-        _card.update(self.model.card, serving={**serving, "max_rows": args.max_rows})
+        limits = {"max_rows": args.max_rows, "max_stale_days": args.max_stale_days}
+        _card.update(self.model.card, serving={**serving, **limits})
         # Every served prediction goes to <FLIGHTLINE_HOME>/prediction_log/ (set FLIGHTLINE_HOME
         # when serving a bento: the default data folder is relative to the code).
         self.log = PredictionLog()
         # One scoring thread per worker (more would only contend for the GIL); requests that
         # queue while it works form the next batch.
         self._scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring")
-        self._queue: list[tuple[list[Flight], asyncio.Future[Response]]] = []
+        self._queue: list[tuple[list[Flight], bool, asyncio.Future[Response]]] = []
         self._draining = False
         self._drainer: asyncio.Task | None = None
 
     @bentoml.api(input_spec=FlightsRequest)
-    async def predict(self, flights: list[Flight]) -> PredictResponse:
+    async def predict(self, flights: list[Flight], explain: bool = False) -> PredictResponse:
         """Delay probabilities for 1 to max_rows flights, scored in one vectorized call."""
         # Returns a Response holding the PredictResponse JSON (the annotation is the schema).
+        stale = stale_flight_errors(flights, self.model.state.as_of_day, args.max_stale_days)
+        if stale:
+            error = f"{len(stale)} flight(s) too far past the feature snapshot"
+            return JSONResponse({"error": error, "detail": stale[:20]}, status_code=422)
         loop = asyncio.get_running_loop()
         future: asyncio.Future = loop.create_future()
-        self._queue.append((flights, future))
+        self._queue.append((flights, explain, future))
         if not self._draining:
             self._draining = True
             self._drainer = loop.create_task(self._drain())  # a reference keeps the task alive
@@ -117,24 +126,24 @@ class FlightDelay:
         try:
             while self._queue:
                 batch = self._next_batch()
-                requests = [flights for flights, _ in batch]
+                requests = [(flights, explain) for flights, explain, _ in batch]
                 try:
                     responses = await loop.run_in_executor(self._scorer, self._score, requests)
                 except Exception as exc:  # every request of the batch gets the error
-                    for _, future in batch:
+                    for _, _, future in batch:
                         if not future.done():
                             future.set_exception(exc)
                     continue
-                for (_, future), response in zip(batch, responses, strict=True):
+                for (_, _, future), response in zip(batch, responses, strict=True):
                     if not future.done():  # a client that went away has a cancelled future
                         future.set_result(response)
         finally:
             self._draining = False
 
-    def _next_batch(self) -> list[tuple[list[Flight], asyncio.Future]]:
+    def _next_batch(self) -> list[tuple[list[Flight], bool, asyncio.Future]]:
         """The oldest queued requests, up to max_rows flights in all (at least one request)."""
         rows, take = 0, 0
-        for flights, _ in self._queue:
+        for flights, _, _ in self._queue:
             if take and rows + len(flights) > args.max_rows:
                 break
             rows += len(flights)
@@ -142,11 +151,15 @@ class FlightDelay:
         batch, self._queue = self._queue[:take], self._queue[take:]
         return batch
 
-    def _score(self, requests: list[list[Flight]]) -> list[Response]:
+    def _score(self, requests: list[tuple[list[Flight], bool]]) -> list[Response]:
         responses = []
-        for frame, scores in score_request_batch(
-            self.model, requests, num_threads=SERVING_NUM_THREADS
-        ):
+        explain = any(e for _, e in requests)  # explained together; dropped where not asked
+        scored = score_request_batch(
+            self.model, [f for f, _ in requests], num_threads=SERVING_NUM_THREADS, explain=explain
+        )
+        for (frame, scores), (_, wanted) in zip(scored, requests, strict=True):
+            if explain and not wanted:
+                scores = scores.drop("explanation")
             # No prediction is served unless it is logged (prediction_log.py): a failed write
             # fails its request with 503, which the client can retry.
             try:

@@ -48,6 +48,8 @@ BENTO_INCLUDE = [
     "flightline/service_http.py",
     "flightline/settings.py",
     "flightline/features.py",
+    "flightline/calibration.py",
+    "flightline/explain.py",
     "flightline/holidays.py",
 ]
 RUNTIME_PACKAGES = ("lightgbm", "polars", "numpy", "pydantic")

@@ -138,12 +138,36 @@ def print_champion() -> None:
         f"champion model {version}  (test month {window['test_month']}, "
         f"trained on {window['train_months'][0]}..{window['valid_month']})"
     )
-    for name in ("model", "rate_baseline", "logistic_baseline"):
-        m = card["metrics"][name]
+    labels = {
+        "model": "model (as served)",
+        "model_day_before": "model (day before)",
+        "rate_baseline": "rate baseline",
+        "logistic_baseline": "logistic baseline",
+    }
+    for name, label in labels.items():
+        m = card["metrics"].get(name)
+        if m is None:  # a card written before that figure existed
+            continue
+        ece = f"  ECE {m['ece']:.4f}" if "ece" in m else ""
         print(
-            f"  {name:<18} AUC {m['auc']:.4f}  PR-AUC {m['pr_auc']:.4f}  "
-            f"log loss {m['log_loss']:.4f}  Brier {m['brier']:.4f}"
+            f"  {label:<20} AUC {m['auc']:.4f}  PR-AUC {m['pr_auc']:.4f}  "
+            f"Brier {m['brier']:.4f}{ece}"
         )
+    warnings = card["gate"].get("warnings") or []
+    if warnings:
+        print(f"  gate warnings (not blocking): {', '.join(warnings)}")
+
+
+def print_backtest() -> None:
+    import dagster as dg
+
+    from assets.event_log import latest_metadata
+
+    metadata = latest_metadata(dg.DagsterInstance.get(), dg.AssetKey(["model", "backtest"]))
+    summary = metadata.get("summary") or {}
+    print(f"backtest of {metadata.get('months')} (as served, calibrated):")
+    for metric, figures in summary.items():
+        print(f"  {metric:<15} mean {figures['mean']:.4f}  std {figures['std']:.4f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -176,6 +200,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     sub.add_parser("train", help="build features, train, gate and promote the delay model")
     sub.add_parser("champion", help="print the champion model's metrics")
+    backtest = sub.add_parser(
+        "backtest", help="rolling-origin backtest: train and score each of the last N months"
+    )
+    backtest.add_argument("--folds", type=int, default=3, help="how many months (default 3)")
     rollback = sub.add_parser("rollback", help="make the previous validated model the champion")
     rollback.add_argument("--reason", required=True, help="recorded with the rollback")
     sub.add_parser("ui", help="start dagster dev on this project")
@@ -241,6 +269,12 @@ def main(argv: list[str] | None = None) -> None:
         run_job("training")
         print_champion()
         print_bento()
+        return
+    if args.command == "backtest":
+        run_job(
+            "backtest", run_config={"ops": {"model__backtest": {"config": {"folds": args.folds}}}}
+        )
+        print_backtest()
         return
     try:
         months = month_range(args.start, args.end)

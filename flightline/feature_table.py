@@ -25,6 +25,7 @@ from flightline.features import (
     LABEL,
     MAX_WINDOW_DAYS,
     SCHEDULE_FEATURES,
+    SNAPSHOT_DAY,
     STATE_FORMAT_VERSION,
     FeatureState,
     Vocabulary,
@@ -37,6 +38,8 @@ from flightline.training import MONTH_COLUMN, MonthSplit, month_split, training_
 from flightline.warehouse import read_table, replace_rows, replace_table
 
 FEATURES_TABLE = "features.flight_features"
+# The same flights with features as served: from the snapshot of their month's start.
+SERVED_FEATURES_TABLE = "features.flight_features_served"
 VOCABULARY_TABLE = "features.vocabulary"
 # Per month: the fingerprint of the inputs its stored features were built from.
 BUILDS_TABLE = "features.flight_feature_builds"
@@ -60,13 +63,32 @@ NOT_NULL_FEATURES: list[str] = [
 ]
 
 
+def served_from_month_snapshot(flights: pl.DataFrame) -> pl.DataFrame:
+    """Each flight marked as served from the snapshot taken when its month began.
+
+    That is how the service meets a month: the platform lands a month, snapshots the state as of
+    its last day, and serves the next month from it (0 to 30 days stale).
+    """
+    return flights.with_columns(pl.col("flight_date").dt.truncate("1mo").alias(SNAPSHOT_DAY))
+
+
 def build_feature_table(
-    flights: pl.DataFrame, planes: pl.DataFrame, vocabulary: Vocabulary | None = None
+    flights: pl.DataFrame,
+    planes: pl.DataFrame,
+    vocabulary: Vocabulary | None = None,
+    *,
+    as_served: bool = False,
+    state: FeatureState | None = None,
 ) -> tuple[pl.DataFrame, dict[str, list[str]]]:
-    """(flight_id, FEATURE_COLUMNS, flags, flight_month, label) per flight, and the vocabulary."""
+    """(flight_id, FEATURE_COLUMNS, flags, flight_month, label) per flight, and the vocabulary.
+
+    ``as_served``: features as the service computes them from the snapshot of the month's start
+    (:func:`served_from_month_snapshot`), instead of the day before each flight.
+    """
     vocab = dict(vocabulary) if vocabulary is not None else build_vocabulary(flights)
-    state = build_feature_state(flights, planes)
-    features = flight_features(flights, state, vocab)
+    state = state if state is not None else build_feature_state(flights, planes)
+    rows = served_from_month_snapshot(flights) if as_served else flights
+    features = flight_features(rows, state, vocab)
     return training_table(flights, features), vocab
 
 
@@ -232,7 +254,7 @@ def extend_vocabulary(
 def _context_fingerprint(conn: duckdb.DuckDBPyConnection) -> str:
     """What every month's features depend on besides flights: planes and the feature set."""
     planes = conn.execute("SELECT sum(hash(p))::VARCHAR FROM marts.dim_planes p").fetchone()[0]
-    code = f"{STATE_FORMAT_VERSION}|{LOOKBACK_DAYS}|{','.join(FEATURE_COLUMNS)}"
+    code = f"{STATE_FORMAT_VERSION}|{LOOKBACK_DAYS}|{','.join(FEATURE_COLUMNS)}|as-served"
     return hashlib.sha256(f"{planes}|{code}".encode()).hexdigest()[:16]
 
 
@@ -256,7 +278,8 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def built_fingerprints(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    if not (_table_exists(conn, BUILDS_TABLE) and _table_exists(conn, FEATURES_TABLE)):
+    tables = (BUILDS_TABLE, FEATURES_TABLE, SERVED_FEATURES_TABLE)
+    if not all(_table_exists(conn, t) for t in tables):
         return {}
     return dict(conn.execute(f"SELECT flight_month, fingerprint FROM {BUILDS_TABLE}").fetchall())
 
@@ -285,46 +308,74 @@ def stored_months(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in conn.execute(query).fetchall()]
 
 
+def read_feature_months(
+    conn: duckdb.DuckDBPyConnection, months: Sequence[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The day-before and as-served feature rows of ``months``."""
+    day_before, served = (
+        read_table(
+            conn,
+            f"SELECT * FROM {table} WHERE flight_month IN (SELECT UNNEST(?)) ORDER BY flight_id",
+            [list(months)],
+        )
+        for table in (FEATURES_TABLE, SERVED_FEATURES_TABLE)
+    )
+    return day_before, served
+
+
 def read_training_window(
     conn: duckdb.DuckDBPyConnection, test_month: str | None, train_months: int | None
-) -> tuple[MonthSplit, pl.DataFrame]:
-    """The time split over the stored months and the feature rows of its months only."""
+) -> tuple[MonthSplit, pl.DataFrame, pl.DataFrame]:
+    """The time split over the stored months, and the day-before and as-served feature rows of
+    its months only."""
     split = month_split(stored_months(conn), test_month, train_months)
-    table = read_table(
-        conn,
-        f"SELECT * FROM {FEATURES_TABLE} WHERE flight_month IN (SELECT UNNEST(?)) "
-        "ORDER BY flight_id",
-        [[*split.train, split.valid, split.test]],
-    )
-    return split, table
+    return split, *read_feature_months(conn, [*split.train, split.valid, split.test])
 
 
 def read_planes(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return read_table(conn, "SELECT * FROM marts.dim_planes")
 
 
-def online_state(conn: duckdb.DuckDBPyConnection, horizon_days: int) -> FeatureState:
-    """The as-of state after the last landed day, trimmed to ``horizon_days`` (the snapshot).
+def online_state(
+    conn: duckdb.DuckDBPyConnection, horizon_days: int, as_of_day: date | None = None
+) -> FeatureState:
+    """The as-of state after the last landed day (or as of ``as_of_day``), trimmed to
+    ``horizon_days``: the snapshot the service loads.
 
     Only the flights its daily sums can reach are read; route distances (used when a request
-    gives none) come from all history, as in a state built from everything.
+    gives none) come from all history before it, as in a state built from everything.
     """
+    if as_of_day is None:
+        as_of_day = conn.execute("SELECT max(flight_date) + 1 FROM marts.fct_flights").fetchone()[0]
+    first = as_of_day - timedelta(days=horizon_days + LOOKBACK_DAYS + 1)
     flights = read_table(
         conn,
-        "SELECT * FROM marts.fct_flights WHERE flight_date >= "
-        "(SELECT max(flight_date) FROM marts.fct_flights) - ?::INTEGER ORDER BY flight_id",
-        [horizon_days + LOOKBACK_DAYS],
+        "SELECT * FROM marts.fct_flights WHERE flight_date >= ? AND flight_date < ? "
+        "ORDER BY flight_id",
+        [first, as_of_day],
     )
-    routes = read_table(conn, "SELECT DISTINCT origin, dest, distance_miles FROM marts.fct_flights")
-    state = build_feature_state(flights, read_planes(conn), horizon_days=horizon_days)
+    routes = read_table(
+        conn,
+        "SELECT DISTINCT origin, dest, distance_miles FROM marts.fct_flights WHERE flight_date < ?",
+        [as_of_day],
+    )
+    state = build_feature_state(
+        flights, read_planes(conn), as_of=as_of_day, horizon_days=horizon_days
+    )
     return replace(state, routes=route_distances(routes.lazy()).collect())
 
 
 def build_month_features(
-    history: pl.DataFrame, planes: pl.DataFrame, months: Sequence[str], vocabulary: Vocabulary
+    history: pl.DataFrame,
+    planes: pl.DataFrame,
+    months: Sequence[str],
+    vocabulary: Vocabulary,
+    *,
+    as_served: bool = False,
+    state: FeatureState | None = None,
 ) -> pl.DataFrame:
     """Feature rows of the flights of ``months``, from history reaching LOOKBACK_DAYS before."""
-    table, _ = build_feature_table(history, planes, vocabulary)
+    table, _ = build_feature_table(history, planes, vocabulary, as_served=as_served, state=state)
     return table.filter(pl.col(MONTH_COLUMN).is_in(list(months)))
 
 
@@ -354,8 +405,8 @@ def update_feature_table(
     built = {} if full_rebuild else built_fingerprints(conn)
     update = FeatureTableUpdate(full_rebuild=not built)
     if update.full_rebuild:  # nothing reusable: start from empty tables and a sorted vocabulary
-        conn.execute(f"DROP TABLE IF EXISTS {FEATURES_TABLE}")
-        conn.execute(f"DROP TABLE IF EXISTS {BUILDS_TABLE}")
+        for table in (FEATURES_TABLE, SERVED_FEATURES_TABLE, BUILDS_TABLE):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
     distinct = {
         src: [
             r[0]
@@ -372,20 +423,21 @@ def update_feature_table(
     update.vocabulary = vocabulary
 
     update.removed_months = sorted(set(built) - set(current))
-    if update.removed_months and _table_exists(conn, FEATURES_TABLE):
-        conn.execute(
-            f"DELETE FROM {FEATURES_TABLE} WHERE flight_month IN (SELECT UNNEST(?))",
-            [update.removed_months],
-        )
-        conn.execute(
-            f"DELETE FROM {BUILDS_TABLE} WHERE flight_month IN (SELECT UNNEST(?))",
-            [update.removed_months],
-        )
+    if update.removed_months:
+        for table in (FEATURES_TABLE, SERVED_FEATURES_TABLE, BUILDS_TABLE):
+            conn.execute(
+                f"DELETE FROM {table} WHERE flight_month IN (SELECT UNNEST(?))",
+                [update.removed_months],
+            )
     planes = read_planes(conn)
     for chunk in month_chunks(months_to_rebuild(current, built), chunk_months):
         history = read_month_history(conn, chunk[0], chunk[-1])
-        table = build_month_features(history, planes, chunk, vocabulary)
-        replace_rows(conn, FEATURES_TABLE, table, MONTH_COLUMN, chunk)
+        state = build_feature_state(history, planes)
+        for name, as_served in ((FEATURES_TABLE, False), (SERVED_FEATURES_TABLE, True)):
+            table = build_month_features(
+                history, planes, chunk, vocabulary, as_served=as_served, state=state
+            )
+            replace_rows(conn, name, table, MONTH_COLUMN, chunk)
         builds = pl.DataFrame(
             {"flight_month": chunk, "fingerprint": [current[m] for m in chunk]},
             schema={"flight_month": pl.String, "fingerprint": pl.String},

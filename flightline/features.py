@@ -97,8 +97,12 @@ DEFAULT_DELAY = 5.0
 DEFAULT_CANCEL = 0.02
 # Arrival delays are clipped before summing so one 20-hour delay does not dominate a mean.
 DELAY_CLIP = (-60, 300)
-# Missing weather is filled from the state's last observation only if it is at most this old.
+# Missing weather is filled from the state's last observation only if it is at most this many
+# days older than the flight's day.
 WEATHER_FILL_MAX_AGE_DAYS = 2
+# Optional request column: the as-of day of the snapshot that serves the row. Its aggregates are
+# those known at that day's prediction moment (for the as-served evaluation and training rows).
+SNAPSHOT_DAY = "snapshot_day"
 
 _SUMS = ("n_sched", "n_arr", "n_del", "sum_delay", "n_noarr", "n_days")
 
@@ -175,13 +179,17 @@ FEATURE_COLUMNS: list[str] = [
     *WEATHER_FEATURES,
     *AGGREGATE_FEATURES,
 ]
-# Reported next to the features, never fed to the model.
+# What the model is fit on: the features plus how old the snapshot behind them is, so one model
+# serves fresh (day-before) and stale (snapshot) rows alike.
+MODEL_FEATURES: list[str] = [*FEATURE_COLUMNS, "state_stale_days"]
+# Reported next to the features (state_stale_days is also a model input), never fed to the model.
 FLAG_COLUMNS: list[str] = [
     "carrier_unknown",
     "origin_unknown",
     "dest_unknown",
     "tailnum_unknown",
     "weather_filled",
+    "weather_missing",
     "state_stale_days",
 ]
 CATEGORICAL_SOURCES: dict[str, str] = {
@@ -547,6 +555,8 @@ def _prepare_requests(flights: pl.DataFrame, state: FeatureState) -> pl.DataFram
     extra = [c for c in (*WEATHER_COLUMNS, "distance_miles") if c not in schema]
     lf = lf.with_columns(pl.lit(None, pl.Float64).alias(c) for c in extra)
     lf = _with_schedule_keys(lf, lf.collect_schema())
+    # A row may say which snapshot serves it (training as served); else the state's as-of day.
+    snapshot_day = pl.col(SNAPSHOT_DAY) if SNAPSHOT_DAY in schema else pl.col("day")
     return lf.select(
         "__row",
         pl.col("flight_id").cast(pl.String),
@@ -559,7 +569,7 @@ def _prepare_requests(flights: pl.DataFrame, state: FeatureState) -> pl.DataFram
         "sched_dep_hour",
         "_all",
         "day",
-        pl.min_horizontal("day", pl.lit(state.as_of_day)).alias("day_eff"),
+        pl.min_horizontal("day", snapshot_day, pl.lit(state.as_of_day)).alias("day_eff"),
         pl.col("distance_miles").cast(pl.Int32),
         *[pl.col(c).cast(pl.Float64) for c in WEATHER_COLUMNS],
     ).collect()
@@ -788,14 +798,21 @@ def _aggregate_features(req: pl.DataFrame, state: FeatureState) -> pl.DataFrame:
 
 
 def _fill_weather(req: pl.DataFrame, state: FeatureState) -> pl.DataFrame:
-    """Rows with no weather at all get the origin's last observation before their day."""
+    """Rows with no weather at all get the origin's last observation known at their
+    prediction moment, if it is at most WEATHER_FILL_MAX_AGE_DAYS older than the flight's day.
+
+    ``weather_filled``: the row's weather came from that observation; ``weather_missing``: the
+    row has no weather at all (the model sees NaN, as it did for such rows in training).
+    """
     missing = pl.all_horizontal(pl.col(c).is_null() for c in WEATHER_COLUMNS)
     req = req.with_columns(missing.alias("__no_weather"))
     need = req.filter(pl.col("__no_weather") & pl.col("origin").is_not_null())
     if need.height == 0 or state.weather.height == 0:
-        return req.with_columns(pl.lit(False).alias("weather_filled"))
+        return req.with_columns(
+            pl.lit(False).alias("weather_filled"), pl.col("__no_weather").alias("weather_missing")
+        )
     last = (
-        need.select("origin", "day_eff")
+        need.select("origin", "day", "day_eff")
         .unique()
         .sort("day_eff")
         .join_asof(
@@ -805,20 +822,23 @@ def _fill_weather(req: pl.DataFrame, state: FeatureState) -> pl.DataFrame:
             by="origin",
             check_sortedness=False,
         )
+        # The age counts from the flight's day: a stale snapshot's weather is not recent.
         .filter(
-            (pl.col("day_eff") - pl.col("available_from")).dt.total_days()
-            <= WEATHER_FILL_MAX_AGE_DAYS
+            (pl.col("day") - pl.col("available_from")).dt.total_days() <= WEATHER_FILL_MAX_AGE_DAYS
         )
-        .select("origin", "day_eff", *[pl.col(c).alias(f"__w_{c}") for c in WEATHER_COLUMNS])
+        .select(
+            "origin", "day", "day_eff", *[pl.col(c).alias(f"__w_{c}") for c in WEATHER_COLUMNS]
+        )
     )
-    req = req.join(last, on=["origin", "day_eff"], how="left", maintain_order="left")
-    filled = pl.col("__no_weather") & pl.col("__w_temp").is_not_null()
+    req = req.join(last, on=["origin", "day", "day_eff"], how="left", maintain_order="left")
+    filled = (pl.col("__no_weather") & pl.col("__w_temp").is_not_null()).fill_null(False)
     return req.with_columns(
         *[
             pl.when(pl.col("__no_weather")).then(pl.col(f"__w_{c}")).otherwise(pl.col(c)).alias(c)
             for c in WEATHER_COLUMNS
         ],
-        filled.fill_null(False).alias("weather_filled"),
+        filled.alias("weather_filled"),
+        (pl.col("__no_weather") & ~filled).alias("weather_missing"),
     ).drop([f"__w_{c}" for c in WEATHER_COLUMNS])
 
 
@@ -901,6 +921,7 @@ def flight_features(
         "year_built",
         "seats",
         "weather_filled",
+        "weather_missing",
         (pl.col("day") - pl.col("day_eff"))
         .dt.total_days()
         .cast(pl.Int32)
@@ -913,6 +934,7 @@ def flight_features(
         pl.col("dest_cat").is_null().alias("dest_unknown"),
         (pl.col("year_built").is_null() & pl.col("seats").is_null()).alias("tailnum_unknown"),
         "weather_filled",
+        "weather_missing",
         "state_stale_days",
     )
     aggregates = _aggregate_features(req, state)

@@ -37,6 +37,7 @@ FLAGS: dict[str, pl.DataType] = {
     "dest_unknown": pl.Boolean(),
     "tailnum_unknown": pl.Boolean(),
     "weather_from_snapshot": pl.Boolean(),
+    "weather_missing": pl.Boolean(),
     "state_stale_days": pl.Int32(),
     "history_incomplete": pl.Boolean(),
 }
@@ -56,6 +57,8 @@ LOG_SCHEMA: dict[str, pl.DataType] = {
     "model_version": pl.String(),
     "bento_tag": pl.String(),
     **FLAGS,
+    # The top feature contributions as a JSON string, when the request asked for them.
+    "explanation": pl.String(),
 }
 FLIGHT_KEY = ["flight_date", "carrier", "flight_number", "origin"]
 
@@ -93,6 +96,12 @@ def prediction_rows(
                     pl.col("sched_dep_local").dt.strftime("%Y-%m-%dT%H:%M:%S"),
                 ),
                 scores.select("flight_id", "delay_probability", "delayed", *FLAGS),
+                pl.DataFrame(
+                    {"explanation": [json.dumps(e) for e in scores["explanation"].to_list()]}
+                    if "explanation" in scores.columns
+                    else {"explanation": [None] * scores.height},
+                    schema={"explanation": pl.String},
+                ),
             ],
             how="horizontal",
         )

@@ -70,6 +70,14 @@ class ModelRegistry:
     def test_predictions(self, version: str) -> pl.DataFrame:
         return pl.read_parquet(self.version_dir(version) / "test_predictions.parquet")
 
+    def find_model(self, model_hash: str, data_window: dict[str, Any]) -> str | None:
+        """A saved version with this model hash trained on this data window, if any."""
+        for card_path in sorted((self.root / MODEL_NAME).glob("*/model_card.json")):
+            card = json.loads(card_path.read_text())
+            if card.get("model_hash") == model_hash and card.get("data_window") == data_window:
+                return card_path.parent.name
+        return None
+
     # --- the index -------------------------------------------------------------------------
     def index(self) -> dict[str, Any]:
         if not self.index_path.exists():
@@ -78,6 +86,9 @@ class ModelRegistry:
 
     def champion(self) -> str | None:
         return self.index()["champion"]
+
+    def registered_versions(self) -> list[str]:
+        return [v["version"] for v in self.index()["versions"]]
 
     def validated_versions(self) -> list[str]:
         return [v["version"] for v in self.index()["versions"] if v["status"] == "validated"]

@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -40,6 +40,9 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from flightline.calibration import Calibrator
+from flightline.explain import UNITS as EXPLANATION_UNITS
+from flightline.explain import contributions, top_contributions
 from flightline.features import (
     AGG_KEYS,
     FLAG_COLUMNS,
@@ -62,6 +65,9 @@ DEFAULT_MAX_ROWS = 10_000
 SERVING_NUM_THREADS = 1
 # Requests for days before this many years from now (or after) are refused as implausible.
 MIN_YEAR, MAX_YEAR = 1970, 2100
+# A flight further than this past the snapshot's as-of day is refused (HTTP 422): its history
+# aggregates would be older than anything the model was trained or evaluated on.
+DEFAULT_MAX_STALE_DAYS = 45
 
 SCORE_COLUMNS: list[str] = [
     "flight_id",
@@ -87,6 +93,7 @@ class ScoringModel:
     threshold: float
     features: list[str] = field(default_factory=list)
     folder: Path | None = None
+    calibrator: Calibrator = field(default_factory=Calibrator)
 
     @property
     def version(self) -> str:
@@ -137,6 +144,7 @@ def load_scoring_model(folder: str | Path) -> ScoringModel:
         threshold=float(card.get("threshold", 0.5)),
         features=features,
         folder=folder,
+        calibrator=Calibrator.from_json(card.get("calibration")),
     )
 
 
@@ -147,8 +155,10 @@ def score_flights(
     state: FeatureState | None = None,
     num_threads: int = 0,
     narrow_state: bool = True,
+    explain: bool = False,
 ) -> pl.DataFrame:
-    """One row per input flight, in input order: :data:`SCORE_COLUMNS`.
+    """One row per input flight, in input order: :data:`SCORE_COLUMNS` (plus ``explanation``
+    with ``explain``: the top feature contributions, see :func:`explanation_column`).
 
     ``flights``: rows of ``fct_flights`` or :func:`requests_frame` (``carrier``, ``flight_number``,
     ``tailnum``, ``origin``, ``dest``, ``sched_dep_local``, optional ``flight_id``,
@@ -168,24 +178,75 @@ def score_flights(
         state = narrow_state_to(flights, state)
     features = flight_features(flights, state, model.vocabulary)
     matrix = feature_matrix(features, model.features)
-    probability = model.booster.predict(matrix, num_threads=num_threads)
+    raw = model.booster.predict(matrix, num_threads=num_threads)
+    probability = model.calibrator.apply(raw)  # the card's figures are of calibrated values
     first = state.first_complete_day
     incomplete = (
         flights.select((_local_day(flights) < first).fill_null(False)).to_series()
         if first is not None
         else pl.Series(np.zeros(flights.height, dtype=bool))
     )
-    return features.select(
+    scores = features.select(
         "flight_id",
         pl.Series("delay_probability", np.asarray(probability, dtype=np.float64)),
         pl.Series("delayed", probability >= model.threshold),
         *FLAG_COLUMNS,
         incomplete.alias("history_incomplete"),
     )
+    return scores.with_columns(explanation_column(model, matrix)) if explain else scores
+
+
+def explanation_column(model: ScoringModel, matrix: np.ndarray) -> pl.Series:
+    """Per flight: LightGBM's exact contributions (log-odds, before calibration), the top few.
+
+    ``base_value`` + every feature's contribution = ``raw_score``, the booster's log-odds;
+    ``delay_probability`` is the calibrated sigmoid of it.
+    """
+    contrib = contributions(model.booster, matrix)
+    top = top_contributions(contrib, model.features, matrix)
+    return pl.Series(
+        "explanation",
+        [
+            {
+                "units": EXPLANATION_UNITS,
+                "base_value": float(row[-1]),
+                "raw_score": float(row.sum()),
+                "top": top[i],
+            }
+            for i, row in enumerate(contrib)
+        ],
+    )
+
+
+def stale_flight_errors(
+    flights: Sequence[Flight], as_of_day: date, max_stale_days: int
+) -> list[dict[str, Any]]:
+    """Validation-style errors for flights further than ``max_stale_days`` past the snapshot."""
+    errors = []
+    for i, flight in enumerate(flights):
+        stale = (flight.scheduled_departure.date() - as_of_day).days
+        if stale > max_stale_days:
+            errors.append(
+                {
+                    "type": "snapshot_too_old",
+                    "loc": ["flights", i, "scheduled_departure"],
+                    "msg": (
+                        f"flights[{i}].scheduled_departure: {flight.scheduled_departure.date()} "
+                        f"is {stale} days after the feature snapshot's as-of day {as_of_day}; "
+                        f"this service scores at most {max_stale_days} days past it (its "
+                        "history would be too old): retrain on newer data"
+                    ),
+                }
+            )
+    return errors
 
 
 def score_request_batch(
-    model: ScoringModel, requests: Sequence[Sequence[Flight]], *, num_threads: int = 0
+    model: ScoringModel,
+    requests: Sequence[Sequence[Flight]],
+    *,
+    num_threads: int = 0,
+    explain: bool = False,
 ) -> list[tuple[pl.DataFrame, pl.DataFrame]]:
     """Several requests scored in ONE :func:`score_flights` call: (frame, scores) per request.
 
@@ -197,7 +258,7 @@ def score_request_batch(
     if not frames:
         return []
     frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
-    scores = score_flights(model, frame, num_threads=num_threads)
+    scores = score_flights(model, frame, num_threads=num_threads, explain=explain)
     out, offset = [], 0
     for f in frames:
         out.append((f, scores.slice(offset, f.height)))
@@ -424,6 +485,9 @@ class PredictRequest(BaseModel):
     )
 
     flights: list[Flight] = Field(description="the flights to score (at most max_rows)")
+    explain: bool = Field(
+        False, description="also return each flight's top 5 feature contributions (slower)"
+    )
 
     @field_validator("flights", mode="before")
     @classmethod
@@ -535,6 +599,23 @@ def requests_frame(flights: Sequence[Flight]) -> pl.DataFrame:
     )
 
 
+class Contribution(BaseModel):
+    feature: str = Field(description="the model's feature name")
+    label: str = Field(description="what the feature is, in words")
+    value: float | None = Field(description="the feature's value for this flight (null: missing)")
+    contribution: float = Field(description="its contribution to the raw score, in log-odds")
+
+
+class Explanation(BaseModel):
+    units: str = Field(description="always 'log-odds': contributions to the booster's raw score")
+    base_value: float = Field(description="the model's expected raw score over training data")
+    raw_score: float = Field(
+        description="base_value + every feature's contribution; the delay probability is the "
+        "calibrated sigmoid of it"
+    )
+    top: list[Contribution] = Field(description="the 5 largest contributions by magnitude")
+
+
 class Prediction(BaseModel):
     flight_id: str
     delay_probability: float = Field(description="probability of arriving 15+ minutes late")
@@ -546,11 +627,19 @@ class Prediction(BaseModel):
     weather_from_snapshot: bool = Field(
         description="no weather in the request: the origin's latest observed weather was used"
     )
+    weather_missing: bool = Field(
+        description="no weather in the request and none recent in the snapshot: predicted "
+        "without weather"
+    )
     state_stale_days: int = Field(
-        description="days between the flight and the snapshot's as-of day (0 = fresh)"
+        description="days between the flight and the snapshot's as-of day (0 = fresh); the "
+        "model was trained for this staleness (at most the service's max_stale_days)"
     )
     history_incomplete: bool = Field(
         description="flight before the snapshot's first complete day: aggregates lack history"
+    )
+    explanation: Explanation | None = Field(
+        None, description='with "explain": true only: the top feature contributions'
     )
 
 
@@ -577,9 +666,10 @@ def response_json(scores: pl.DataFrame, provenance: Provenance) -> bytes:
     keys in the same order, same values), without one pydantic object per flight: ~0.4 ms instead
     of ~9 ms for 1,000 flights.
     """
-    rows = scores.rename({"weather_filled": "weather_from_snapshot"}).select(
-        list(Prediction.model_fields)
-    )
+    rows = scores.rename({"weather_filled": "weather_from_snapshot"})
+    if "explanation" not in rows.columns:
+        rows = rows.with_columns(pl.lit(None).alias("explanation"))
+    rows = rows.select(list(Prediction.model_fields))
     return b"".join(
         (
             b'{"predictions":',

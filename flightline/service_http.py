@@ -194,6 +194,10 @@ def _error_responses(body_limit: bool) -> dict[str, Any]:
             "invalid request: the fields that failed, each with its location",
             {"anyOf": [_VALIDATION_ERROR, {"type": "array", "items": _ERROR}]},
         ),
+        "422": _json(
+            "a flight too far past the feature snapshot (max_stale_days): the entries say which",
+            _VALIDATION_ERROR,
+        ),
         "429": _json("too many concurrent requests", _ERROR),
         "500": _json("unexpected error (see the server log)", _ERROR),
         "503": _json(

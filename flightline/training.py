@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +26,17 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from flightline.calibration import (
+    Calibrator,
+    choose_calibrator,
+    expected_calibration_error,
+    reliability_curve,
+)
 from flightline.features import (
     CATEGORICAL_FEATURES,
     FEATURE_COLUMNS,
     LABEL,
+    MODEL_FEATURES,
     feature_matrix,
     forbidden_columns_present,
 )
@@ -163,16 +170,30 @@ def _dataset(
     )
 
 
+PROGRESS_EVERY = 50  # rounds between progress lines in the run log
+
+
+def _progress(log: Callable[[str], None]) -> Callable[[Any], None]:
+    def callback(env: Any) -> None:
+        if (env.iteration + 1) % PROGRESS_EVERY == 0 and env.evaluation_result_list:
+            _, metric, value, _ = env.evaluation_result_list[0]
+            log(f"LightGBM round {env.iteration + 1}: validation {metric} {value:.4f}")
+
+    return callback
+
+
 def train_lightgbm(
     train: pl.DataFrame,
     valid: pl.DataFrame | None,
     params: Mapping[str, Any] | None = None,
     seed: int = 0,
-    features: Sequence[str] = FEATURE_COLUMNS,
+    features: Sequence[str] = MODEL_FEATURES,
+    log: Callable[[str], None] | None = None,
 ) -> lgb.Booster:
     """A deterministic booster; with ``valid``, early stopping keeps the best iteration.
 
-    ``params`` may include ``num_boost_round`` and ``early_stopping_rounds``.
+    ``params`` may include ``num_boost_round`` and ``early_stopping_rounds``. ``log`` receives a
+    progress line every PROGRESS_EVERY rounds.
     """
     p = lightgbm_params(params, seed)
     rounds = int(p.pop("num_boost_round"))
@@ -182,6 +203,8 @@ def train_lightgbm(
     if valid is not None and valid.height > 0:
         valid_sets = [_dataset(valid, features, reference=train_set)]
         callbacks = [lgb.early_stopping(stopping, first_metric_only=True, verbose=False)]
+        if log is not None:
+            callbacks.append(_progress(log))
     booster = lgb.train(
         p,
         train_set,
@@ -351,41 +374,100 @@ def roc_plot_png(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> bytes:
     return _png(fig)
 
 
-def calibration_plot_png(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> bytes:
-    """Reliability diagram (quantile bins of the predicted probability), as PNG bytes."""
-    y, p = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
-    edges = np.unique(np.quantile(p, np.linspace(0, 1, n_bins + 1)))
-    idx = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(len(edges) - 2, 0))
-    counts = np.bincount(idx, minlength=len(edges) - 1)
-    nz = counts > 0
-    mean_p = np.bincount(idx, weights=p, minlength=len(counts))[nz] / counts[nz]
-    mean_y = np.bincount(idx, weights=y, minlength=len(counts))[nz] / counts[nz]
+def calibration_plot_png(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> bytes:
+    """Reliability diagram (10 equal-width bins, as the ECE) of several scorers, as PNG bytes."""
     fig = Figure(figsize=(5, 5))
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-    ax.plot(mean_p, mean_y, marker="o", label="model")
+    for name, p in scores.items():
+        curve = reliability_curve(y, p)
+        ece = expected_calibration_error(y, p)
+        ax.plot(
+            [r["mean_p"] for r in curve],
+            [r["observed"] for r in curve],
+            marker="o",
+            label=f"{name} (ECE {ece:.3f})",
+        )
     ax.set(xlabel="mean predicted probability", ylabel="observed delay rate", title="Calibration")
     ax.legend(loc="upper left", fontsize=8)
     return _png(fig)
 
 
 # --------------------------------------------------------------------------------------------
-# One run: model + baselines on the same time split
+# One run: model + baselines on the same time split, measured as served
 # --------------------------------------------------------------------------------------------
+
+# Which rows the model is fit on: features of the day before each flight, features as served
+# from the month-start snapshot, or both (each training flight twice, with state_stale_days
+# telling them apart). See BENCHMARKS.md for what each gave.
+TRAIN_ROWS = ("day_before", "as_served", "both")
+DEFAULT_TRAIN_ROWS = "both"
+
+
+@dataclass(frozen=True)
+class SplitTables:
+    """The rows of one time split.
+
+    ``train``: the rows the model (and the baselines) are fit on; ``train_served``: the training
+    months as served; ``valid``/``test``: the validation and test months as served (early
+    stopping, calibration, the headline figures); ``test_day_before``: the test month with
+    day-before features (what batch predictions see).
+    """
+
+    split: MonthSplit
+    train: pl.DataFrame
+    train_served: pl.DataFrame
+    valid: pl.DataFrame
+    test: pl.DataFrame
+    test_day_before: pl.DataFrame
+
+
+def split_tables(
+    day_before: pl.DataFrame,
+    served: pl.DataFrame,
+    split: MonthSplit,
+    train_rows: str = DEFAULT_TRAIN_ROWS,
+    first_month: str | None = None,
+) -> SplitTables:
+    """Labelled rows of each part of ``split`` (both tables: rows of :func:`training_table`).
+
+    ``first_month``: the first month of all history. Its as-served rows are not fit on: the
+    snapshot at its start holds no history at all, which no served month will ever see again.
+    """
+    if train_rows not in TRAIN_ROWS:
+        raise ValueError(f"train_rows must be one of {TRAIN_ROWS}, got {train_rows!r}")
+    db_train, _, db_test = split_frame(day_before, split)
+    sv_train, sv_valid, sv_test = split_frame(served, split)
+    if first_month is not None:
+        sv_train = sv_train.filter(pl.col(MONTH_COLUMN) != first_month)
+    fit = {
+        "day_before": db_train,
+        "as_served": sv_train,
+        "both": pl.concat([db_train, sv_train], how="vertical_relaxed"),
+    }[train_rows]
+    return SplitTables(
+        split, fit, sv_train, sv_valid, sv_test.sort("flight_id"), db_test.sort("flight_id")
+    )
 
 
 @dataclass
 class TrainingResult:
     booster: lgb.Booster
+    calibrator: Calibrator
+    calibration_report: dict[str, Any]
     split: MonthSplit
     params: dict[str, Any]
+    train_rows: str
     best_iteration: int
-    metrics: dict[str, dict[str, float]]  # model / model_valid / rate_baseline / logistic_baseline
+    # model (as served, calibrated: the headline), model_uncalibrated, model_day_before,
+    # model_valid, rate_baseline, logistic_baseline; each with AUC, PR-AUC, log loss, Brier, ECE.
+    metrics: dict[str, dict[str, float]]
+    reliability: dict[str, list[dict[str, Any]]]  # before/after calibration, test as served
     importance: pl.DataFrame
-    test_predictions: pl.DataFrame  # flight_id, label, p_model, p_rate_baseline, p_logistic
+    # flight_id, label, p_model (calibrated, as served), p_uncalibrated, p_day_before, baselines
+    test_predictions: pl.DataFrame
     train_seconds: float
-    refit: bool
-    features: list[str] = field(default_factory=lambda: list(FEATURE_COLUMNS))
+    features: list[str] = field(default_factory=lambda: list(MODEL_FEATURES))
 
     def card(self) -> dict[str, Any]:
         """JSON-ready summary for the model card."""
@@ -396,9 +478,18 @@ class TrainingResult:
                 "test": self.split.test,
             },
             "params": self.params,
+            "train_rows": self.train_rows,
             "best_iteration": self.best_iteration,
-            "refit_on_train_and_valid": self.refit,
+            "evaluation": (
+                "metrics.model: the test month as served (features from the snapshot as of the "
+                "end of the validation month, for every test flight), calibrated; "
+                "metrics.model_day_before: the same flights with features of the day before each "
+                "(what batch predictions see)"
+            ),
             "metrics": self.metrics,
+            "calibration": self.calibrator.to_json(),
+            "calibration_selection": self.calibration_report,
+            "reliability": self.reliability,
             "train_seconds": round(self.train_seconds, 2),
             "features": self.features,
             "categorical_features": [c for c in CATEGORICAL_FEATURES if c in self.features],
@@ -406,53 +497,71 @@ class TrainingResult:
         }
 
 
+def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    return evaluate(y, p) | {"ece": expected_calibration_error(y, p)}
+
+
 def train_and_evaluate(
-    table: pl.DataFrame,
-    test_month: str | None = None,
+    tables: SplitTables,
     params: Mapping[str, Any] | None = None,
     seed: int = 0,
-    refit: bool = True,
-    features: Sequence[str] = FEATURE_COLUMNS,
+    features: Sequence[str] = MODEL_FEATURES,
     baselines: bool = True,
-    train_months: int | None = None,
+    train_rows: str = DEFAULT_TRAIN_ROWS,
+    log: Callable[[str], None] | None = None,
 ) -> TrainingResult:
-    """Early-stop on the validation month, optionally refit on train + valid with that many rounds,
-    and score the model and the baselines on the test month.
+    """Fit on ``tables.train``, early-stop and calibrate on the validation month as served, and
+    score the model and the baselines on the test month as served (and day before).
 
-    ``table``: :func:`training_table` rows (features, ``flight_month``, label).
+    No refit on train + validation: the validation month calibrates the model, so the model
+    must not have seen it (and the refit's AUC gain was within noise; BENCHMARKS.md).
     """
-    months = table.get_column(MONTH_COLUMN).unique().to_list()
-    split = month_split(months, test_month, train_months)
-    train, valid, test = split_frame(table, split)
     started = time.perf_counter()
-    stopped = train_lightgbm(train, valid, params, seed, features)
-    best = stopped.current_iteration()
-    p_valid = predict(stopped, valid)
-    booster = stopped
-    if refit:
-        fixed = {**(params or {}), "num_boost_round": best}
-        booster = train_lightgbm(pl.concat([train, valid]), None, fixed, seed, features)
+    booster = train_lightgbm(tables.train, tables.valid, params, seed, features, log)
     seconds = time.perf_counter() - started
+    valid, test = tables.valid, tables.test
+    calibrator, report = choose_calibrator(
+        predict(booster, valid), labels(valid), valid.get_column("day_of_year").to_numpy()
+    )
     y_test = labels(test)
-    p_model = predict(booster, test)
-    metrics = {"model": evaluate(y_test, p_model), "model_valid": evaluate(labels(valid), p_valid)}
-    preds = {"flight_id": test.get_column("flight_id"), LABEL: y_test, "p_model": p_model}
+    p_raw = predict(booster, test)
+    p_model = calibrator.apply(p_raw)
+    p_day_before = calibrator.apply(predict(booster, tables.test_day_before))
+    metrics = {
+        "model": _metrics(y_test, p_model),
+        "model_uncalibrated": _metrics(y_test, p_raw),
+        "model_day_before": _metrics(labels(tables.test_day_before), p_day_before),
+        "model_valid": _metrics(labels(valid), calibrator.apply(predict(booster, valid))),
+    }
+    preds = {
+        "flight_id": test.get_column("flight_id"),
+        LABEL: y_test,
+        "p_model": p_model,
+        "p_uncalibrated": p_raw,
+        "p_day_before": p_day_before,
+    }
     if baselines:
-        fit_rows = pl.concat([train, valid]) if refit else train
-        p_rate = rate_baseline(fit_rows, test)
-        p_logit = predict_logistic(fit_logistic(fit_rows, features), test, features)
-        metrics["rate_baseline"] = evaluate(y_test, p_rate)
-        metrics["logistic_baseline"] = evaluate(y_test, p_logit)
+        p_rate = rate_baseline(tables.train, test)
+        logistic = fit_logistic(tables.train, FEATURE_COLUMNS)
+        p_logit = predict_logistic(logistic, test, FEATURE_COLUMNS)
+        metrics["rate_baseline"] = _metrics(y_test, p_rate)
+        metrics["logistic_baseline"] = _metrics(y_test, p_logit)
         preds |= {"p_rate_baseline": p_rate, "p_logistic": p_logit}
     return TrainingResult(
         booster=booster,
-        split=split,
+        calibrator=calibrator,
+        calibration_report=report,
+        split=tables.split,
         params=lightgbm_params(params, seed),
-        best_iteration=best,
+        train_rows=train_rows,
+        best_iteration=booster.current_iteration(),
         metrics=metrics,
+        reliability={
+            "uncalibrated": reliability_curve(y_test, p_raw),
+            "calibrated": reliability_curve(y_test, p_model),
+        },
         importance=feature_importance(booster, top=None),
         test_predictions=pl.DataFrame(preds),
         train_seconds=seconds,
-        refit=refit,
         features=list(features),
     )

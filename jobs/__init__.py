@@ -18,11 +18,22 @@ features_job = dg.define_asset_job(
     "and rebuild the online snapshot.",
 )
 
+BACKTEST = dg.AssetKey(["model", "backtest"])
+
 training_job = dg.define_asset_job(
     "training",
-    selection=dg.AssetSelection.groups("features", "model")
-    | dg.AssetSelection.assets(["serving", "bento_model"], ["serving", "flight_delay_bento"]),
+    selection=(
+        dg.AssetSelection.groups("features", "model")
+        | dg.AssetSelection.assets(["serving", "bento_model"], ["serving", "flight_delay_bento"])
+    )
+    - dg.AssetSelection.assets(BACKTEST),
     description="Features → LightGBM model → validation gate → champion → BentoML model and bento.",
+)
+
+backtest_job = dg.define_asset_job(
+    "backtest",
+    selection=dg.AssetSelection.assets(BACKTEST),
+    description="Rolling-origin backtest of the last landed months (trains one model per month).",
 )
 
 scoring_job = dg.define_asset_job(

@@ -20,6 +20,7 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
+from bench.serving import request_body as as_request
 from flightline.bento_store import (
     bento_for_model,
     build_bento,
@@ -29,7 +30,7 @@ from flightline.bento_store import (
     stop_bento_server,
     wait_until_ready,
 )
-from flightline.features import WEATHER_COLUMNS, build_feature_state
+from flightline.features import build_feature_state
 from flightline.scoring import (
     DEFAULT_MAX_ROWS,
     EXAMPLE_FLIGHT,
@@ -75,24 +76,6 @@ def served(trained, tmp_path_factory):
             )
     finally:
         stop_bento_server(process)
-
-
-def as_request(row: dict) -> dict:
-    """A fct_flights row as the service's request JSON (weather omitted when all null)."""
-    weather = {c: row[c] for c in WEATHER_COLUMNS}
-    body = {
-        "flight_id": row["flight_id"],
-        "carrier": row["carrier"],
-        "flight": row["flight_number"],
-        "tailnum": row["tailnum"],
-        "origin": row["origin"],
-        "dest": row["dest"],
-        "scheduled_departure": row["sched_dep_local"].isoformat(),
-        "distance": row["distance_miles"],
-    }
-    if any(v is not None for v in weather.values()):
-        body["weather"] = weather
-    return body
 
 
 # --------------------------------------------------------------------------------------------

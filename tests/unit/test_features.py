@@ -526,3 +526,29 @@ def test_a_derived_state_does_not_keep_the_memo() -> None:
     assert state.as_of_features_ready
     assert F.precompute_as_of_features(state) is state  # idempotent
     assert not F.trim_state(state, 35).as_of_features_ready  # other rows: computed afresh
+
+
+def test_weather_fill_counts_its_age_from_the_flight_day_not_the_snapshot() -> None:
+    """A flight long after the snapshot gets no stale weather passed off as recent."""
+    history = synthetic_history(D - timedelta(days=30), 30)  # last landed day: D - 1
+    no_weather = requests_on(D).drop(F.WEATHER_COLUMNS)
+    fresh = features_for(history, no_weather)
+    assert fresh["weather_filled"].all() and not fresh["weather_missing"].any()
+    later = features_for(history, requests_on(D + timedelta(days=400)).drop(F.WEATHER_COLUMNS))
+    assert later["state_stale_days"].to_list() == [400] * 4
+    assert not later["weather_filled"].any() and later["weather_missing"].all()
+    assert later["temp"].is_null().all()
+    # Weather sent with the request is never "missing", however old the snapshot.
+    sent = features_for(history, requests_on(D + timedelta(days=400)))
+    assert not sent["weather_missing"].any() and not sent["weather_filled"].any()
+
+
+def test_snapshot_day_column_gives_the_features_of_that_snapshot() -> None:
+    """Training as served: a row's snapshot_day gives exactly what a state as of it serves."""
+    history = synthetic_history(D - timedelta(days=40), 40)
+    requests = requests_on(D)
+    as_of = D - timedelta(days=9)
+    served = features_for(history, requests.with_columns(pl.lit(as_of).alias(F.SNAPSHOT_DAY)))
+    snapshot = features_for(history, requests, as_of=as_of)
+    assert served["state_stale_days"].to_list() == [9] * 4
+    assert_frame_equal(served, snapshot)

@@ -15,9 +15,11 @@ import pytest
 from pydantic import ValidationError
 
 from flightline import features as F
+from flightline.explain import contributions
 from flightline.scoring import (
     EXAMPLE_FLIGHT,
     SCORE_COLUMNS,
+    Flight,
     Prediction,
     PredictRequest,
     PredictResponse,
@@ -29,6 +31,7 @@ from flightline.scoring import (
     response_json,
     score_flights,
     score_request_batch,
+    stale_flight_errors,
 )
 
 NY, UTC = ZoneInfo("America/New_York"), ZoneInfo("UTC")
@@ -285,9 +288,9 @@ def model_folder(tmp_path_factory) -> Path:
     booster = lgb.train(
         {"objective": "binary", "verbosity": -1, "num_threads": 1, "min_data_in_leaf": 20},
         lgb.Dataset(
-            F.feature_matrix(table),
+            F.feature_matrix(table, F.MODEL_FEATURES),
             label=table["is_delayed"].cast(pl.Int8).to_numpy(),
-            feature_name=F.FEATURE_COLUMNS,
+            feature_name=F.MODEL_FEATURES,
             categorical_feature=F.CATEGORICAL_FEATURES,
         ),
         num_boost_round=10,
@@ -299,7 +302,8 @@ def model_folder(tmp_path_factory) -> Path:
         "version": "v1",
         "threshold": 0.3,
         "vocabulary": vocabulary,
-        "features": F.FEATURE_COLUMNS,
+        "features": F.MODEL_FEATURES,
+        "calibration": {"method": "platt", "a": 0.9, "b": -0.2},
         "online_features": {"version": "s1"},
         "data_window": {
             "train_months": ["2013-01"],
@@ -428,3 +432,35 @@ def test_response_json_is_the_predict_response_document(model_folder):
     expected = PredictResponse(predictions=predictions, provenance=provenance).model_dump_json()
     assert json.loads(response_json(scores, provenance)) == json.loads(expected)
     assert response_json(scores, provenance).startswith(b'{"predictions":[{"flight_id":"0",')
+
+
+def test_probabilities_are_calibrated_and_explanations_add_up(model_folder):
+    model = load_scoring_model(model_folder)
+    frame = request_frame(flight(), flight(carrier="ZZ"), flight(origin="LGA"))
+    scores = score_flights(model, frame, explain=True)
+    features = F.flight_features(frame, model.state, model.vocabulary)
+    matrix = F.feature_matrix(features, model.features)
+    raw = model.booster.predict(matrix, raw_score=True)
+    expected = 1 / (1 + np.exp(-(0.9 * raw - 0.2)))  # Platt on the booster's log-odds
+    assert np.allclose(scores["delay_probability"].to_numpy(), expected, atol=1e-9)
+    for row, r in zip(scores["explanation"].to_list(), raw, strict=True):
+        assert row["units"] == "log-odds" and row["raw_score"] == pytest.approx(r, abs=1e-9)
+        top = row["top"]
+        assert len(top) == 5 and all(c["label"] for c in top)
+        magnitudes = [abs(c["contribution"]) for c in top]
+        assert magnitudes == sorted(magnitudes, reverse=True)
+    # The full contribution vector (LightGBM's identity): base value + contributions = raw.
+    full = contributions(model.booster, matrix)
+    assert np.allclose(full.sum(axis=1), raw, atol=1e-9)
+    assert "explanation" not in score_flights(model, frame).columns
+
+
+def test_flights_far_past_the_snapshot_are_named(model_folder):
+    model = load_scoring_model(model_folder)
+    day = model.state.as_of_day
+    near = Flight.model_validate(flight(scheduled_departure=f"{day + timedelta(days=45)}T09:00:00"))
+    far = Flight.model_validate(flight(scheduled_departure=f"{day + timedelta(days=46)}T09:00:00"))
+    assert stale_flight_errors([near], day, 45) == []
+    errors = stale_flight_errors([near, far], day, 45)
+    assert [e["loc"] for e in errors] == [["flights", 1, "scheduled_departure"]]
+    assert "46 days after" in errors[0]["msg"] and "at most 45 days" in errors[0]["msg"]

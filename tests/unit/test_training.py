@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from flightline import training as T
-from flightline.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, LABEL
+from flightline.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, LABEL, MODEL_FEATURES
 
 FAST = {
     "num_boost_round": 40,
@@ -21,16 +21,18 @@ MONTHS = ["2013-01", "2013-02", "2013-03", "2013-04"]
 
 
 def synthetic_table(n_per_month: int = 1500, seed: int = 0, months=MONTHS) -> pl.DataFrame:
-    """FEATURE_COLUMNS filled with noise; the label depends on three of them."""
+    """MODEL_FEATURES filled with noise; the label depends on three of them."""
     rng = np.random.default_rng(seed)
     n = n_per_month * len(months)
     cols: dict[str, np.ndarray] = {}
-    for c in FEATURE_COLUMNS:
+    for c in MODEL_FEATURES:
         if c in CATEGORICAL_FEATURES:
             cols[c] = rng.integers(0, 8, n).astype(np.int32)
         else:
             cols[c] = rng.normal(size=n).astype(np.float32)
     cols["sched_dep_hour"] = rng.integers(5, 23, n).astype(np.int32)
+    cols["day_of_year"] = rng.integers(1, 29, n).astype(np.int32)
+    cols["state_stale_days"] = rng.integers(0, 31, n).astype(np.int32)
     logit = (
         1.5 * cols["precip"]
         + 0.15 * (cols["sched_dep_hour"] - 14)
@@ -136,16 +138,29 @@ def test_baselines_and_reports() -> None:
     assert top.height == 5 and "precip" in top["feature"].to_list()
     png = T.roc_plot_png(T.labels(test), {"model": T.predict(booster, test), "rate": p_rate})
     assert png.startswith(b"\x89PNG")
-    assert T.calibration_plot_png(T.labels(test), p_log).startswith(b"\x89PNG")
+    png = T.calibration_plot_png(T.labels(test), {"before": p_log, "after": p_rate})
+    assert png.startswith(b"\x89PNG")
 
 
-def test_train_and_evaluate_runs_end_to_end() -> None:
-    result = T.train_and_evaluate(synthetic_table(500), params=FAST, seed=0)
+def test_train_and_evaluate_measures_as_served_and_calibrates() -> None:
+    day_before = synthetic_table(500, seed=0)
+    # "As served": the same flights, with a systematic shift the model must be calibrated for.
+    served = day_before.with_columns(pl.col("precip") - 0.5)
+    tables = T.split_tables(day_before, served, T.month_split(MONTHS), "both")
+    assert tables.train.height == 2 * tables.train_served.height  # both kinds of rows
+    result = T.train_and_evaluate(tables, params=FAST, seed=0)
     assert result.split.test == "2013-04"
-    assert set(result.metrics) == {"model", "model_valid", "rate_baseline", "logistic_baseline"}
+    assert {"model", "model_uncalibrated", "model_day_before", "model_valid"} <= set(result.metrics)
+    assert {"rate_baseline", "logistic_baseline"} <= set(result.metrics)
     assert result.test_predictions.height == result.metrics["model"]["n"] == 500
+    # The as-served headline is computed on the served rows, the day-before one on the others.
+    p_served = result.calibrator.apply(T.predict(result.booster, tables.test))
+    assert np.allclose(result.test_predictions["p_model"].to_numpy(), p_served)
+    assert result.metrics["model"]["auc"] != result.metrics["model_day_before"]["auc"]
+    assert result.calibrator.method in ("platt", "isotonic")
     card = result.card()
-    assert card["features"] == FEATURE_COLUMNS and card["best_iteration"] >= 1
+    assert card["features"] == MODEL_FEATURES and card["best_iteration"] >= 1
+    assert card["calibration"]["method"] == result.calibrator.method
     import json
 
     json.dumps(card)  # the card is JSON-ready

@@ -1,0 +1,149 @@
+"""Probability calibration: fitted on the validation month, stored as JSON with the model.
+
+LightGBM's probabilities drift from observed rates when the features it sees are older than the
+ones it learned from, or when the base rate moves. A calibrator maps them back: Platt scaling (a
+logistic curve on the log-odds, monotone, so ranking and AUC are unchanged) or isotonic regression
+(a step function, more flexible, can tie scores). :func:`choose_calibrator` fits both on the first
+half of the validation days and keeps the one with the lower Brier score on the second half.
+Stored as plain numbers (never a pickle): the service applies it with numpy alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+N_BINS = 10
+_EPS = 1e-7
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """``identity``, ``platt`` (sigmoid(a * logit(p) + b)) or ``isotonic`` (interpolated steps)."""
+
+    method: str = "identity"
+    a: float = 1.0
+    b: float = 0.0
+    x: tuple[float, ...] = field(default_factory=tuple)
+    y: tuple[float, ...] = field(default_factory=tuple)
+
+    def apply(self, p: np.ndarray) -> np.ndarray:
+        p = np.asarray(p, dtype=np.float64)
+        if self.method == "platt":
+            return 1.0 / (1.0 + np.exp(-(self.a * _logit(p) + self.b)))
+        if self.method == "isotonic":
+            return np.interp(p, self.x, self.y)
+        return p
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"method": self.method}
+        if self.method == "platt":
+            out |= {"a": self.a, "b": self.b}
+        elif self.method == "isotonic":
+            out |= {"x": list(self.x), "y": list(self.y)}
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Calibrator:
+        if not data:
+            return cls()
+        method = data.get("method", "identity")
+        if method not in ("identity", "platt", "isotonic"):
+            raise ValueError(f"unknown calibration method {method!r}")
+        return cls(
+            method=method,
+            a=float(data.get("a", 1.0)),
+            b=float(data.get("b", 0.0)),
+            x=tuple(float(v) for v in data.get("x", ())),
+            y=tuple(float(v) for v in data.get("y", ())),
+        )
+
+
+def fit_platt(p: np.ndarray, y: np.ndarray) -> Calibrator:
+    """Logistic regression of the label on logit(p) (practically unregularized)."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1e6, solver="lbfgs", max_iter=1000)
+    model.fit(_logit(p).reshape(-1, 1), np.asarray(y, dtype=np.int8))
+    return Calibrator("platt", a=float(model.coef_[0, 0]), b=float(model.intercept_[0]))
+
+
+def fit_isotonic(p: np.ndarray, y: np.ndarray) -> Calibrator:
+    """Monotone step function of p; np.interp of its thresholds is sklearn's own predict."""
+    from sklearn.isotonic import IsotonicRegression
+
+    model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    model.fit(np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    return Calibrator(
+        "isotonic",
+        x=tuple(float(v) for v in model.X_thresholds_),
+        y=tuple(float(v) for v in model.y_thresholds_),
+    )
+
+
+FITTERS = {"platt": fit_platt, "isotonic": fit_isotonic}
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS) -> float:
+    """ECE over ``n_bins`` equal-width bins: sum of |mean p - observed rate| weighted by size."""
+    curve = reliability_curve(y, p, n_bins)
+    n = sum(row["n"] for row in curve)
+    if n == 0:
+        return float("nan")
+    return float(sum(row["n"] * abs(row["mean_p"] - row["observed"]) for row in curve) / n)
+
+
+def reliability_curve(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS) -> list[dict[str, Any]]:
+    """Per non-empty equal-width bin of p: its range, size, mean predicted and observed rate."""
+    y, p = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
+    idx = np.clip((p * n_bins).astype(np.int64), 0, n_bins - 1)
+    counts = np.bincount(idx, minlength=n_bins)
+    sum_p = np.bincount(idx, weights=p, minlength=n_bins)
+    sum_y = np.bincount(idx, weights=y, minlength=n_bins)
+    return [
+        {
+            "bin": f"{b / n_bins:.1f}-{(b + 1) / n_bins:.1f}",
+            "n": int(counts[b]),
+            "mean_p": float(sum_p[b] / counts[b]),
+            "observed": float(sum_y[b] / counts[b]),
+        }
+        for b in range(n_bins)
+        if counts[b]
+    ]
+
+
+def choose_calibrator(
+    p: np.ndarray, y: np.ndarray, days: Sequence[Any] | np.ndarray
+) -> tuple[Calibrator, dict[str, Any]]:
+    """Fit each method on the earlier half of the days, score it (Brier, ECE) on the later half,
+    then refit the better one (lower Brier) on all rows. Returns it and the comparison."""
+    p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    days = np.asarray(days)
+    cut = np.sort(np.unique(days))[len(np.unique(days)) // 2]
+    early, late = days < cut, days >= cut
+    if early.sum() == 0 or late.sum() == 0 or len(np.unique(y[early])) < 2:
+        return fit_platt(p, y), {"chosen": "platt", "reason": "too few days to compare"}
+    report: dict[str, Any] = {
+        "none": {
+            "brier": float(np.mean((p[late] - y[late]) ** 2)),
+            "ece": expected_calibration_error(y[late], p[late]),
+        }
+    }
+    for name, fit in FITTERS.items():
+        q = fit(p[early], y[early]).apply(p[late])
+        report[name] = {
+            "brier": float(np.mean((q - y[late]) ** 2)),
+            "ece": expected_calibration_error(y[late], q),
+        }
+    chosen = min(FITTERS, key=lambda m: report[m]["brier"])
+    report["chosen"] = chosen
+    report["compared_on"] = f"fit on validation days before {cut}, scored on the rest"
+    return FITTERS[chosen](p, y), report
