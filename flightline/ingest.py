@@ -147,20 +147,17 @@ def reject_reason_sql(table: RawTable, partition: str) -> str:
     when the row is valid. Cross-column rules run only on rows whose columns they use are valid."""
     typed = {c: typed_ref(c, t) for c, t in table.columns.items()}
     parts = [f'"_r_{c}"' for c in table.columns]
-    rules = list(table.rules)
-    if table.monthly:
+    for rule in table.rules:
+        valid = " AND ".join(f'"_r_{c}" IS NULL' for c in rule.uses)
+        cond, msg = rule.violated.format(**typed), rule.message.format(**typed)
+        parts.append(f"CASE WHEN {valid} AND ({cond}) THEN {_lit(rule.column + ': ')} || {msg} END")
+    if table.monthly:  # a monthly file holds its own month only
         year, month = parse_month(partition)
-        rules_month = (
+        parts.append(
             f'CASE WHEN "_r_year" IS NULL AND "_r_month" IS NULL AND ({typed["year"]} <> {year}'
             f" OR {typed['month']} <> {month}) THEN 'month: row is for ' || printf('%d-%02d', "
             f"{typed['year']}, {typed['month']}) || ', not {partition}' END"
         )
-    for rule in rules:
-        valid = " AND ".join(f'"_r_{c}" IS NULL' for c in rule.uses)
-        cond, msg = rule.violated.format(**typed), rule.message.format(**typed)
-        parts.append(f"CASE WHEN {valid} AND ({cond}) THEN {_lit(rule.column + ': ')} || {msg} END")
-    if table.monthly:
-        parts.append(rules_month)
     return f"concat_ws('; ', {', '.join(parts)})"
 
 
