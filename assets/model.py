@@ -46,6 +46,7 @@ class DelayModelConfig(dg.Config):
     threshold: float = 0.5  # probability at which a flight is reported as delayed
     shuffle_labels: bool = False  # negative control: train on permuted labels; the gate must fail
     auc_floor: float = GateThresholds.auc_floor  # a warning below it, not a blocker
+    baseline_margin: float = GateThresholds.baseline_margin
     champion_tolerance: float = GateThresholds.champion_tolerance
     leakage_auc: float = GateThresholds.leakage_auc
     max_ece: float = GateThresholds.max_ece
@@ -182,7 +183,11 @@ def delay_model(
         bootstrap_samples=config.bootstrap_samples,
         shuffle_labels=config.shuffle_labels,
         thresholds=GateThresholds(
-            config.auc_floor, config.champion_tolerance, config.leakage_auc, config.max_ece
+            auc_floor=config.auc_floor,
+            baseline_margin=config.baseline_margin,
+            champion_tolerance=config.champion_tolerance,
+            leakage_auc=config.leakage_auc,
+            max_ece=config.max_ece,
         ),
     )
     registry = artifacts.registry

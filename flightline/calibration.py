@@ -3,8 +3,8 @@
 LightGBM's probabilities drift from observed rates when the features it sees are older than the
 ones it learned from, or when the base rate moves. A calibrator maps them back: Platt scaling (a
 logistic curve on the log-odds, monotone, so ranking and AUC are unchanged) or isotonic regression
-(a step function, more flexible, can tie scores). :func:`choose_calibrator` fits both on the first
-half of the validation days and keeps the one with the lower Brier score on the second half.
+(a step function, more flexible, can tie scores). :func:`choose_calibrator` fits both on the even
+days of the validation month and keeps the one with the lower Brier score on the odd days.
 Stored as plain numbers (never a pickle): the service applies it with numpy alone.
 """
 
@@ -123,27 +123,31 @@ def reliability_curve(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS) -> lis
 def choose_calibrator(
     p: np.ndarray, y: np.ndarray, days: Sequence[Any] | np.ndarray
 ) -> tuple[Calibrator, dict[str, Any]]:
-    """Fit each method on the earlier half of the days, score it (Brier, ECE) on the later half,
-    then refit the better one (lower Brier) on all rows. Returns it and the comparison."""
+    """Fit each method on the even days, score it (Brier, ECE) on the odd days, then refit the
+    better one (lower Brier) on all rows. Returns it and the comparison.
+
+    Alternate days, not the first and second half: both halves then span the same staleness
+    (0-30 days since the month-start snapshot) and the same weeks, so the comparison measures
+    the calibration, not the drift within the month.
+    """
     p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    days = np.asarray(days)
-    cut = np.sort(np.unique(days))[len(np.unique(days)) // 2]
-    early, late = days < cut, days >= cut
-    if early.sum() == 0 or late.sum() == 0 or len(np.unique(y[early])) < 2:
+    odd = np.asarray(days).astype(np.int64) % 2 == 1
+    fit_rows, held = ~odd, odd
+    if held.sum() == 0 or fit_rows.sum() == 0 or len(np.unique(y[fit_rows])) < 2:
         return fit_platt(p, y), {"chosen": "platt", "reason": "too few days to compare"}
     report: dict[str, Any] = {
         "none": {
-            "brier": float(np.mean((p[late] - y[late]) ** 2)),
-            "ece": expected_calibration_error(y[late], p[late]),
+            "brier": float(np.mean((p[held] - y[held]) ** 2)),
+            "ece": expected_calibration_error(y[held], p[held]),
         }
     }
     for name, fit in FITTERS.items():
-        q = fit(p[early], y[early]).apply(p[late])
+        q = fit(p[fit_rows], y[fit_rows]).apply(p[held])
         report[name] = {
-            "brier": float(np.mean((q - y[late]) ** 2)),
-            "ece": expected_calibration_error(y[late], q),
+            "brier": float(np.mean((q - y[held]) ** 2)),
+            "ece": expected_calibration_error(y[held], q),
         }
     chosen = min(FITTERS, key=lambda m: report[m]["brier"])
     report["chosen"] = chosen
-    report["compared_on"] = f"fit on validation days before {cut}, scored on the rest"
+    report["compared_on"] = "fitted on the validation month's even days, scored on its odd days"
     return FITTERS[chosen](p, y), report

@@ -826,9 +826,7 @@ def _fill_weather(req: pl.DataFrame, state: FeatureState) -> pl.DataFrame:
         .filter(
             (pl.col("day") - pl.col("available_from")).dt.total_days() <= WEATHER_FILL_MAX_AGE_DAYS
         )
-        .select(
-            "origin", "day", "day_eff", *[pl.col(c).alias(f"__w_{c}") for c in WEATHER_COLUMNS]
-        )
+        .select("origin", "day", "day_eff", *[pl.col(c).alias(f"__w_{c}") for c in WEATHER_COLUMNS])
     )
     req = req.join(last, on=["origin", "day", "day_eff"], how="left", maintain_order="left")
     filled = (pl.col("__no_weather") & pl.col("__w_temp").is_not_null()).fill_null(False)

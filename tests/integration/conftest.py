@@ -32,6 +32,14 @@ def warehouse_env(tmp_path, landed_2013, monkeypatch) -> dict[str, object]:
     return make_resources(tmp_path)
 
 
+BACKTEST = dg.AssetKey(["model", "backtest"])
+# One training month is too little for the model, as served, to beat the carrier x hour rate
+# baseline significantly (AUC 0.635 vs 0.631, interval [-0.001, 0.009]); the fixture accepts a
+# model within 0.01 of it so the rest of the platform has a champion. The gate's own tests use
+# the default (0).
+SMALL_HISTORY_GATE = {"ops": {"model__delay_model": {"config": {"baseline_margin": -0.01}}}}
+
+
 @dataclass
 class Pipeline:
     home: Path
@@ -68,5 +76,8 @@ def trained(tmp_path_factory) -> Pipeline:
     ingest = dg.AssetSelection.groups("raw", "staging", "marts")
     for month in months:
         pipeline.materialize(ingest, partition_key=f"{month}-01")
-    pipeline.materialize(dg.AssetSelection.groups("features", "model"))
+    pipeline.materialize(
+        dg.AssetSelection.groups("features", "model") - dg.AssetSelection.assets(BACKTEST),
+        run_config=SMALL_HISTORY_GATE,
+    )
     return pipeline

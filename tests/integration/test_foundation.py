@@ -2,7 +2,6 @@
 
 import dagster as dg
 import duckdb
-import pytest
 
 from assets.dbt import dbt_models, dbt_monthly_models
 from assets.raw import raw_assets
@@ -44,7 +43,7 @@ def test_two_months_flow_from_landing_to_marts_and_reruns_change_nothing(warehou
     after_two = counts(warehouse_env)
     assert after_two == {
         "raw.flights": 51_955,  # 27,004 in January + 24,951 in February
-        "raw.weather": 4_236,
+        "raw.weather": 4_235,  # one 1,048 mph wind reading is rejected
         "staging.stg_flights": 51_955,
         "marts.fct_flights": 51_955,
     }
@@ -105,28 +104,6 @@ def test_a_bad_file_fails_the_run_and_leaves_loaded_data_intact(warehouse_env):
     message = failure.step_failure_data.error.to_string()
     assert "flights_2013-01.csv, column 'arr_delay': missing column" in message
     assert counts(warehouse_env) == before
-
-
-def test_reject_rate_above_threshold_fails_the_blocking_check_and_stops_dbt(warehouse_env):
-    materialize(warehouse_env, JAN)
-    path = landing_file(warehouse_env["landing"].path, FLIGHTS, "2013-01")
-    lines = path.read_text().splitlines()
-    # repeat 2% of the rows: duplicates are rejected row by row
-    path.write_text("\n".join(lines + lines[1:541]) + "\n")
-
-    result = materialize(warehouse_env, JAN, raise_on_error=False)
-    check = next(
-        c
-        for c in result.get_asset_check_evaluations()
-        if c.asset_key == dg.AssetKey(["raw", "flights"])
-    )
-    assert not check.passed
-    assert check.metadata["reject_rate"].value == pytest.approx(540 / 27_544)
-    assert query(warehouse_env, "SELECT count(*) FROM raw.flights_rejects") == [(540,)]
-    # the blocking check kept the models downstream of raw/flights from running
-    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
-    assert dg.AssetKey(["staging", "stg_flights"]) not in materialized
-    assert dg.AssetKey(["raw", "flights"]) in materialized
 
 
 def test_definitions_load_with_lineage_raw_to_staging_to_marts():

@@ -9,6 +9,7 @@ import lightgbm as lgb
 from assets.model import DELAY_MODEL
 from flightline.features import FEATURE_COLUMNS, MODEL_FEATURES
 from flightline.gate import GATE_CHECKS
+from tests.integration.conftest import SMALL_HISTORY_GATE
 
 BENTO_ASSETS = [
     dg.AssetKey(["serving", "bento_model"]),
@@ -99,7 +100,9 @@ def test_an_identical_model_is_not_registered_or_promoted_again(trained):
     before = registry.index()
     saved = sorted(p.name for p in (trained.home / "models" / "delay_model").iterdir())
     result = trained.materialize(
-        dg.AssetSelection.assets(DELAY_MODEL, ["model", "champion_model"]), raise_on_error=False
+        dg.AssetSelection.assets(DELAY_MODEL, ["model", "champion_model"]),
+        raise_on_error=False,
+        run_config=SMALL_HISTORY_GATE,
     )
     by_key = {
         e.asset_key: e.materialization.metadata for e in result.get_asset_materialization_events()

@@ -49,6 +49,7 @@ def scores_for(frame: pl.DataFrame, p: float = 0.25) -> pl.DataFrame:
             "dest_unknown": [True] * n,
             "tailnum_unknown": [False] * n,
             "weather_filled": [True] * n,
+            "weather_missing": [False] * n,
             "state_stale_days": pl.Series([3] * n, dtype=pl.Int32),
             "history_incomplete": [False] * n,
         }
@@ -214,3 +215,18 @@ def test_one_write_per_request(tmp_path, monkeypatch, n):
     frame = request(n)
     append_predictions(tmp_path, frame, scores_for(frame), model_version="v1")
     assert len(writes) == 1
+
+
+def test_explanations_are_logged_as_json_when_asked_for(tmp_path):
+    frame = request(2)
+    explained = scores_for(frame).with_columns(
+        pl.Series(
+            "explanation",
+            [{"units": "log-odds", "raw_score": -1.0 + i, "top": []} for i in range(2)],
+        )
+    )
+    append_predictions(tmp_path, frame, explained, model_version="v1")
+    append_predictions(tmp_path, frame, scores_for(frame), model_version="v1")
+    log = read_prediction_log(tmp_path)
+    assert [json.loads(e)["raw_score"] for e in log["explanation"].head(2)] == [-1.0, 0.0]
+    assert log["explanation"].tail(2).is_null().all()
