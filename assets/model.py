@@ -2,7 +2,6 @@
 
 import base64
 import datetime as dt
-import shutil
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -18,7 +17,7 @@ from flightline.backtest import (
     backtest_summary,
     rolling_origin_backtest,
 )
-from flightline.candidate import Candidate, CandidateSettings, train_candidate
+from flightline.candidate import Candidate, CandidateSettings, save_candidate, train_candidate
 from flightline.feature_table import (
     read_feature_months,
     read_training_window,
@@ -221,18 +220,7 @@ def delay_model(
             f"identical to saved version {candidate.identical_to} (same model on the same data): "
             "not saved again"
         )
-        folder = registry.version_dir(candidate.identical_to)
-    else:
-        folder = registry.save_version(
-            candidate.version,
-            candidate.model_text,
-            candidate.card,
-            candidate.result.test_predictions,
-        )
-        if snapshot.get("snapshot_path"):
-            shutil.copytree(
-                snapshot["snapshot_path"], folder / "online_features", dirs_exist_ok=True
-            )
+    folder = save_candidate(registry, candidate, snapshot.get("snapshot_path"))
     yield dg.MaterializeResult(metadata=model_metadata(candidate, str(folder)))
     for check in candidate.gate:
         yield dg.AssetCheckResult(

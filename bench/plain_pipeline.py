@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import duckdb
 
 from flightline import settings
 from flightline.bento_store import build_bento, save_model_to_bentoml
-from flightline.candidate import CandidateSettings, train_candidate
+from flightline.candidate import CandidateSettings, save_candidate, train_candidate
 from flightline.feature_table import (
     ONLINE_HORIZON_DAYS,
     online_state,
@@ -107,15 +106,7 @@ def run(scale: int) -> dict[str, float]:
             "online_features": {"version": snapshot.name, "as_of": state.as_of.isoformat()},
         },
     )
-    folder = registry.version_dir(candidate.version)
-    if not candidate.identical_to:
-        folder = registry.save_version(
-            candidate.version,
-            candidate.model_text,
-            candidate.card,
-            candidate.result.test_predictions,
-        )
-        shutil.copytree(snapshot, folder / "online_features", dirs_exist_ok=True)
+    folder = save_candidate(registry, candidate, snapshot)
     lap("model")
 
     test_auc = candidate.result.metrics["model"]["auc"]

@@ -40,6 +40,21 @@ from flightline.scoring import Flight
 from flightline.warehouse import read_table
 
 
+def labelled_requests(flights: pl.DataFrame) -> tuple[list[dict], list[int]]:
+    """The fct_flights rows that validate as requests (a few real tail numbers do not), as
+    request bodies, and their labels."""
+    requests, labels = [], []
+    for row in flights.iter_rows(named=True):
+        request = request_body(row)
+        try:
+            Flight.model_validate(request)
+        except ValidationError:
+            continue
+        requests.append(request)
+        labels.append(int(row["is_delayed"]))
+    return requests, labels
+
+
 def rate_baseline_brier(history: pl.DataFrame, month: pl.DataFrame, weight: float = 50.0) -> float:
     """Brier score of the smoothed carrier x hour delay rate of ``history`` on ``month``."""
     prior = history["is_delayed"].cast(pl.Float64).mean()
@@ -61,15 +76,7 @@ def measure(month_key: str) -> dict:
         )
     month = rows.filter(pl.col("flight_month") == month_key)
     history = rows.filter(pl.col("flight_month") < month_key)
-    requests, labels = [], []
-    for row in month.iter_rows(named=True):
-        request = request_body(row)
-        try:
-            Flight.model_validate(request)
-        except ValidationError:
-            continue
-        requests.append(request)
-        labels.append(int(row["is_delayed"]))
+    requests, labels = labelled_requests(month)
     bento = latest_bento_tag()
     workdir = Path(tempfile.mkdtemp(prefix="served-quality-"))
     env = {**os.environ, "FLIGHTLINE_HOME": str(workdir), "BENTOML_DO_NOT_TRACK": "true"}

@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -176,3 +178,18 @@ def train_candidate(
         **result.card(),
     }
     return Candidate(result, gate, card, model_text, champion, identical)
+
+
+def save_candidate(
+    registry: ModelRegistry, candidate: Candidate, snapshot: str | Path | None
+) -> Path:
+    """The candidate's version folder: written with its online snapshot, unless an identical
+    model is saved already (then that version's folder, untouched)."""
+    if candidate.identical_to:
+        return registry.version_dir(candidate.identical_to)
+    folder = registry.save_version(
+        candidate.version, candidate.model_text, candidate.card, candidate.result.test_predictions
+    )
+    if snapshot:
+        shutil.copytree(snapshot, folder / "online_features", dirs_exist_ok=True)
+    return folder

@@ -20,9 +20,9 @@ import httpx
 import numpy as np
 import polars as pl
 import pytest
-from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 
+from bench.served_quality import labelled_requests
 from bench.serving import request_body as as_request
 from flightline.bento_store import (
     bento_for_model,
@@ -37,7 +37,7 @@ from flightline.calibration import expected_calibration_error
 from flightline.feature_table import ONLINE_HORIZON_DAYS, online_state
 from flightline.features import save_state
 from flightline.registry import ModelRegistry
-from flightline.scoring import DEFAULT_MAX_STALE_DAYS, Flight
+from flightline.scoring import DEFAULT_MAX_STALE_DAYS
 from flightline.warehouse import read_table
 
 TEST_MONTH = "2013-11"
@@ -118,15 +118,7 @@ def test_a_partial_year_run_ends_with_a_champion_and_a_bento(partial_year):
 
 def test_the_service_delivers_the_cards_as_served_auc(served_as_of_test_month):
     client, card, month = served_as_of_test_month
-    requests, labels = [], []
-    for row in month.iter_rows(named=True):
-        request = as_request(row)
-        try:
-            Flight.model_validate(request)
-        except ValidationError:
-            continue
-        requests.append(request)
-        labels.append(int(row["is_delayed"]))
+    requests, labels = labelled_requests(month)
     assert len(requests) >= 0.99 * month.height
     probabilities = []
     for start in range(0, len(requests), 5_000):
