@@ -37,6 +37,7 @@ from flightline.features import (
     FEATURE_COLUMNS,
     LABEL,
     MODEL_FEATURES,
+    WEATHER_FEATURES,
     feature_matrix,
     forbidden_columns_present,
 )
@@ -404,6 +405,23 @@ TRAIN_ROWS = ("day_before", "as_served", "both")
 DEFAULT_TRAIN_ROWS = "both"
 
 
+# Share of as-served training rows fit without their weather: a request may omit it and the
+# snapshot's last observation may be too old, so the model must have learned what "no weather"
+# means on ordinary flights (else it reads NaN as the rare outages of the source data).
+WEATHER_DROPOUT = 0.05
+
+
+def without_weather_sometimes(rows: pl.DataFrame, share: float = WEATHER_DROPOUT) -> pl.DataFrame:
+    """``rows`` with the weather features blanked on a fixed ``share`` of flights (by id hash)."""
+    if rows.height == 0 or share <= 0:
+        return rows
+    blank = (pl.col("flight_id").hash(seed=0) % 10_000) < int(share * 10_000)
+    exprs = [pl.when(blank).then(None).otherwise(pl.col(c)).alias(c) for c in WEATHER_FEATURES]
+    if "weather_missing" in rows.columns:
+        exprs.append((pl.col("weather_missing") | blank).alias("weather_missing"))
+    return rows.with_columns(exprs)
+
+
 @dataclass(frozen=True)
 class SplitTables:
     """The rows of one time split.
@@ -440,6 +458,7 @@ def split_tables(
     sv_train, sv_valid, sv_test = split_frame(served, split)
     if first_month is not None:
         sv_train = sv_train.filter(pl.col(MONTH_COLUMN) != first_month)
+    sv_train = without_weather_sometimes(sv_train)
     fit = {
         "day_before": db_train,
         "as_served": sv_train,

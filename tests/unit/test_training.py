@@ -164,3 +164,20 @@ def test_train_and_evaluate_measures_as_served_and_calibrates() -> None:
     import json
 
     json.dumps(card)  # the card is JSON-ready
+
+
+def test_a_fixed_share_of_as_served_training_rows_has_no_weather() -> None:
+    table = synthetic_table(2000)
+    blanked = T.without_weather_sometimes(table)
+    gone = blanked["temp"].is_null()
+    assert 0.03 < gone.mean() < 0.07  # about WEATHER_DROPOUT
+    assert blanked.filter(gone).select(WEATHER).null_count().row(0) == (int(gone.sum()),) * 2
+    kept = blanked.filter(~gone)
+    assert kept.equals(table.filter(~gone))  # other rows untouched
+    assert T.without_weather_sometimes(table).equals(blanked)  # the same rows every time
+    tables = T.split_tables(table, table, T.month_split(MONTHS), "both")
+    day_before_rows = tables.train.head(tables.train.height // 2)
+    assert day_before_rows["temp"].null_count() == 0  # only the as-served copy is blanked
+
+
+WEATHER = ["temp", "temp_dewp_spread"]
