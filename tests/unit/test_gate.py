@@ -34,10 +34,14 @@ def test_a_model_below_the_auc_floor_that_beats_the_baselines_passes_with_a_warn
     assert "auc_above_floor" not in BLOCKING_CHECKS
 
 
-def test_beating_the_baselines_needs_the_whole_interval_above_zero() -> None:
-    inputs = GateInputs(**{**GOOD.__dict__, "baseline_diff_interval": (-0.001, 0.01)})
-    checks = by_name(inputs)
-    assert not checks["beats_baselines"].passed and not gate_passed(list(checks.values()))
+def test_a_model_clearly_worse_than_a_baseline_fails_and_a_tie_passes() -> None:
+    worse = GateInputs(**{**GOOD.__dict__, "baseline_diff_interval": (-0.02, -0.001)})
+    assert not by_name(worse)["beats_baselines"].passed
+    tie = GateInputs(**{**GOOD.__dict__, "baseline_diff_interval": (-0.006, 0.004)})
+    assert by_name(tie)["beats_baselines"].passed
+    strict = evaluate_gate(tie, GateThresholds(baseline_margin=0.0))
+    assert not {c.name: c for c in strict}["beats_baselines"].passed
+    assert not gate_passed(strict)
 
 
 def test_champion_tolerance_and_leakage_and_calibration_block() -> None:
