@@ -277,6 +277,14 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     )
 
 
+def data_fingerprint(conn: duckdb.DuckDBPyConnection) -> str:
+    """One short hash of what the feature table was built from: its months and their inputs.
+
+    The retraining sensor trains once per (champion, data fingerprint)."""
+    builds = "|".join(f"{m}={f}" for m, f in sorted(built_fingerprints(conn).items()))
+    return hashlib.sha256(builds.encode()).hexdigest()[:16]
+
+
 def built_fingerprints(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
     tables = (BUILDS_TABLE, FEATURES_TABLE, SERVED_FEATURES_TABLE)
     if not all(_table_exists(conn, t) for t in tables):
