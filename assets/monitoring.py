@@ -7,14 +7,13 @@ from dagster_duckdb import DuckDBResource
 
 from assets.features import flight_features as flight_features_asset
 from assets.model import png_markdown
-from assets.partitions import WAREHOUSE_POOL, month_key, monthly_partitions
+from assets.partitions import FOLLOWS_UPSTREAM, WAREHOUSE_POOL, month_key, monthly_partitions
 from assets.serving import PREDICTIONS_TABLE, flight_predictions
 from flightline.drift import (
     DRIFT_THRESHOLD,
     drift_reference,
     drift_summary,
     feature_psi,
-    live_performance,
 )
 from flightline.drift_plots import histograms_png, psi_by_month_png
 from flightline.feature_table import FEATURES_TABLE
@@ -24,7 +23,9 @@ from flightline.features import (
     FEATURE_COLUMNS,
     MAX_WINDOW_DAYS,
 )
-from flightline.warehouse import read_table, replace_rows
+from flightline.live_metrics import performance_by_version
+from flightline.warehouse import read_table, replace_rows, table_exists
+from resources import ArtifactStore
 
 DRIFT_TABLE = "monitoring.feature_drift"
 # Not scored for drift: the calendar position moves by construction from month to month, and
@@ -145,6 +146,31 @@ def feature_drift(
     )
 
 
+def performance_table(rows: list[dict]) -> dg.MetadataValue:
+    """Live figures per model version, rounded, as a table in the UI."""
+    figures = ("n", "auc", "brier", "mean_predicted", "observed_rate", "calibration_in_the_large")
+    return dg.MetadataValue.table(
+        [
+            dg.TableRecord(
+                {
+                    "model_version": r["model_version"],
+                    **{k: r[k] if k == "n" or r[k] is None else round(r[k], 4) for k in figures},
+                }
+            )
+            for r in rows
+        ],
+        schema=dg.TableSchema(
+            columns=[dg.TableColumn("model_version", "string")]
+            + [dg.TableColumn(k, "int" if k == "n" else "float") for k in figures]
+        ),
+    )
+
+
+def headline(rows: list[dict]) -> dict[str, float | int]:
+    """The month's figures over every version that scored it (the last row), rounded."""
+    return {k: round(v, 4) for k, v in rows[-1].items() if k != "model_version" and v is not None}
+
+
 @dg.asset(
     key=["monitoring", "model_performance"],
     group_name="monitoring",
@@ -152,17 +178,24 @@ def feature_drift(
     partitions_def=monthly_partitions,
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
+    automation_condition=FOLLOWS_UPSTREAM,
     description=(
-        "How the model that scored a month did once its actual arrivals landed: AUC, Brier score "
-        "and calibration in the large, from `predictions.flight_predictions`. The retraining "
-        "sensor reads `auc` from this asset's metadata."
+        "How the models that batch-scored a month did once its actual arrivals landed: AUC, "
+        "Brier score and calibration in the large per model version and overall, from "
+        "`predictions.flight_predictions`. Follows the month's predictions, which follow its "
+        "arrivals. The retraining sensor reads `auc` from this asset's metadata."
     ),
 )
 def model_performance(
-    context: dg.AssetExecutionContext, warehouse: DuckDBResource
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, artifacts: ArtifactStore
 ) -> dg.MaterializeResult:
     month = month_key(context.partition_key)
     with warehouse.get_connection() as conn:
+        if not table_exists(conn, PREDICTIONS_TABLE):
+            raise dg.Failure(
+                f"{PREDICTIONS_TABLE} does not exist yet: materialize serving/flight_predictions "
+                f"for {month} first (the scoring job)"
+            )
         scored = read_table(
             conn,
             f"SELECT is_delayed, delay_probability, model_version FROM {PREDICTIONS_TABLE} "
@@ -171,16 +204,21 @@ def model_performance(
         )
     if scored.is_empty():
         raise dg.Failure(
-            f"no predictions for {month}: materialize serving/flight_predictions first"
+            f"no predictions for {month} in {PREDICTIONS_TABLE}: materialize "
+            "serving/flight_predictions for that month first"
         )
-    labelled = scored.filter(pl.col("is_delayed").is_not_null())
-    performance = live_performance(
-        labelled["is_delayed"].cast(pl.Int8).to_numpy(), labelled["delay_probability"].to_numpy()
+    rows = performance_by_version(scored)
+    champion = artifacts.registry.champion()
+    trained_through = (
+        artifacts.registry.card(champion)["data_window"]["test_month"] if champion else None
     )
     return dg.MaterializeResult(
         metadata={
-            **{k: v for k, v in performance.items() if v is not None},
+            **headline(rows),
+            "by_model_version": performance_table(rows),
             "model_versions": ", ".join(sorted(scored["model_version"].unique().to_list())),
             "rows_scored": scored.height,
+            # a month up to the champion's test month was seen in training or testing
+            "after_champion_test_month": bool(trained_through and month > trained_through),
         }
     )

@@ -17,6 +17,7 @@ from sensors.retraining import (
     PERFORMANCE,
     retraining_sensor,
 )
+from tests.integration.conftest import make_resources
 
 
 def test_feature_drift_falls_back_to_the_previous_month_in_the_first_year(trained):
@@ -59,9 +60,31 @@ def test_model_performance_measures_a_scored_month_against_its_arrivals(trained)
     # the champion's test month, batch-scored with day-before features: live AUC equals the
     # card's day-before AUC measured at training
     day_before = card["metrics"]["model_day_before"]["auc"]
-    assert metadata["auc"].value == pytest.approx(day_before, abs=1e-9)
+    assert metadata["auc"].value == pytest.approx(day_before, abs=5e-5)  # shown to 4 decimals
     assert metadata["model_versions"].value == champion
     assert metadata["rows_scored"].value == 28_834
+    (row,) = metadata["by_model_version"].value.records  # one version: no pooled row
+    assert row.data["model_version"] == champion and row.data["auc"] == metadata["auc"].value
+    assert metadata["after_champion_test_month"].value is False  # the test month itself
+
+
+def test_model_performance_says_which_input_is_missing(trained, tmp_path):
+    from definitions import defs
+
+    resources = make_resources(tmp_path)
+    resources["artifacts"] = trained.resources["artifacts"]
+    result = dg.materialize(
+        [*defs.assets],
+        selection=dg.AssetSelection.assets(["monitoring", "model_performance"]),
+        resources=resources,
+        partition_key="2013-03-01",
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.error.message
+    assert "predictions.flight_predictions does not exist yet" in message
+    assert "serving/flight_predictions for 2013-03" in message
 
 
 def evaluate(instance, artifacts):
