@@ -30,16 +30,9 @@ def with_owners(
 def rounded(value: Any, digits: int = DIGITS) -> Any:
     """``value`` with every float in it rounded: plain floats (numpy's too), floats inside dicts,
     lists and tuples, and float, JSON and table metadata values. Anything else is returned as is."""
-    if isinstance(value, bool | int) or value is None:
-        return value
-    if isinstance(value, numbers.Real):
-        return round(float(value), digits)
-    if isinstance(value, Mapping):
-        return {k: rounded(v, digits) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [rounded(v, digits) for v in value]
-    if isinstance(value, dg.FloatMetadataValue) and value.value is not None:
-        return dg.MetadataValue.float(round(value.value, digits))
+    # Metadata values first: Dagster's records are tuples underneath.
+    if isinstance(value, dg.FloatMetadataValue):
+        return value if value.value is None else dg.MetadataValue.float(round(value.value, digits))
     if isinstance(value, dg.JsonMetadataValue):
         return dg.MetadataValue.json(rounded(value.data, digits))
     if isinstance(value, dg.TableMetadataValue):
@@ -47,6 +40,17 @@ def rounded(value: Any, digits: int = DIGITS) -> Any:
             records=[dg.TableRecord(rounded(r.data, digits)) for r in value.records],
             schema=value.schema,
         )
+    if isinstance(value, dg.MetadataValue):
+        return value
+    if isinstance(value, bool | int) or value is None:
+        return value
+    if isinstance(value, numbers.Real):
+        return round(float(value), digits)
+    # Plain containers only: other tuples (TableSchema, AssetKey, ...) are records, kept whole.
+    if type(value) is dict:
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return [rounded(v, digits) for v in value]
     return value
 
 
