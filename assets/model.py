@@ -103,6 +103,10 @@ def model_metadata(candidate: Candidate, folder: str) -> dict[str, object]:
             "test_ece_as_served": m["model"]["ece"],
             "test_ece_uncalibrated": m["model_uncalibrated"]["ece"],
             "calibration": result.calibrator.method,
+            # Inline near the top of the asset page: SVG charts small enough for the UI to show
+            # markdown inline; their tables and the full PNG plots further down.
+            "roc_curve": roc_svg(y, roc_scores),
+            "calibration_curve": calibration_svg(y, calibration_scores),
             "metrics": _table(
                 ("scorer", "AUC", "PR-AUC", "Brier", "ECE"),
                 [
@@ -130,11 +134,9 @@ def model_metadata(candidate: Candidate, folder: str) -> dict[str, object]:
                     for r in result.importance.head(15).iter_rows(named=True)
                 ],
             ),
-            # Inline on the asset page: small SVG charts and tables; the full PNGs one click away.
-            "roc_curve": roc_svg(y, roc_scores),
             "roc_table": roc_table(y, roc_scores),
-            "calibration_curve": calibration_svg(y, calibration_scores),
-            "calibration_table": calibration_table(y, calibration_scores),
+            "calibration_table": calibration_table(y, preds["p_model"].to_numpy()),
+            # Too large to show inline: behind "[Show Markdown]", one click away.
             "roc_curve_plot": png_markdown("ROC", roc_plot_png(y, roc_scores)),
             "calibration_plot": png_markdown(
                 "calibration", calibration_plot_png(y, calibration_scores)

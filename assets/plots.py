@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from assets.metadata import DIGITS
-from flightline.calibration import N_BINS, expected_calibration_error, reliability_curve
+from flightline.calibration import expected_calibration_error, reliability_curve
 
 ROC_FPR = (0.05, 0.1, 0.2, 0.3, 0.5)  # the false positive rates the ROC table reports
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728")  # matplotlib's first colours, as the PNGs
@@ -33,43 +33,36 @@ def roc_table(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> dg.MetadataVal
     """True positive rate of each scorer at a few false positive rates, and its AUC."""
     fprs = np.array(ROC_FPR)
     tprs = {name: _tpr_at(y, p, fprs) for name, p in scores.items()}
+    # First words as column names ('LightGBM', 'logistic', 'rate'): the UI's value column is narrow.
+    short = {n: n.split(" ")[0] for n in scores}
     rows = [
-        {"false positive rate": f"{f:.2f}", **{n: round(float(t[i]), 3) for n, t in tprs.items()}}
+        {"FPR": f"{f:.2f}", **{short[n]: round(float(t[i]), 3) for n, t in tprs.items()}}
         for i, f in enumerate(ROC_FPR)
     ]
     rows.append(
         {
-            "false positive rate": "AUC",
-            **{n: round(float(roc_auc_score(y, p)), DIGITS) for n, p in scores.items()},
+            "FPR": "AUC",
+            **{short[n]: round(float(roc_auc_score(y, p)), DIGITS) for n, p in scores.items()},
         }
     )
-    return _table(rows, ["false positive rate", *scores], "true positive rate of each scorer")
+    return _table(rows, ["FPR", *short.values()], "true positive rate at that false positive rate")
 
 
-def calibration_table(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> dg.MetadataValue:
-    """Per bin of predicted probability (10 equal-width bins, as the ECE): flights, mean
-    predicted and observed delay rate of each scorer; the last row gives each scorer's ECE."""
-    curves = {name: {r["bin"]: r for r in reliability_curve(y, p)} for name, p in scores.items()}
-    bins = [f"{b / N_BINS:.1f}-{(b + 1) / N_BINS:.1f}" for b in range(N_BINS)]
-    columns = ["predicted bin"]
-    for name in scores:
-        columns += [f"{name}: flights", f"{name}: predicted", f"{name}: observed"]
-    rows = []
-    for b in bins:
-        if not any(b in c for c in curves.values()):
-            continue
-        row: dict[str, object] = {"predicted bin": b}
-        for name, curve in curves.items():
-            r = curve.get(b)
-            row[f"{name}: flights"] = r["n"] if r else 0
-            row[f"{name}: predicted"] = round(r["mean_p"], 3) if r else None
-            row[f"{name}: observed"] = round(r["observed"], 3) if r else None
-        rows.append(row)
-    ece = {"predicted bin": "ECE"}
-    for name, p in scores.items():
-        ece[f"{name}: observed"] = round(expected_calibration_error(y, p), DIGITS)
-    rows.append(ece)
-    return _table(rows, columns, "reliability: mean predicted vs observed delay rate per bin")
+def calibration_table(y: np.ndarray, p: np.ndarray) -> dg.MetadataValue:
+    """Per non-empty bin of predicted probability (10 equal-width bins, as the ECE): flights,
+    mean predicted and observed delay rate; the last row gives the ECE."""
+    rows: list[dict[str, object]] = [
+        {
+            "bin": r["bin"],
+            "flights": r["n"],
+            "predicted": round(r["mean_p"], 3),
+            "observed": round(r["observed"], 3),
+        }
+        for r in reliability_curve(y, p)
+    ]
+    rows.append({"bin": "ECE", "observed": round(expected_calibration_error(y, p), DIGITS)})
+    columns = ["bin", "flights", "predicted", "observed"]
+    return _table(rows, columns, "mean predicted probability vs observed delay rate per bin")
 
 
 def _table(rows: list[dict], columns: list[str], what: str) -> dg.MetadataValue:
@@ -89,16 +82,18 @@ def _svg_chart(lines: list[list[tuple[float, float]]], title: str, names: list[s
     """A 0..1 x 0..1 chart of polylines with a dotted diagonal, as markdown with a data URI."""
     size = 100
     parts = [
+        # Round caps: a curve of one point (all predictions in one bin) still shows as a dot.
         f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='-2 -2 {size + 4} {size + 4}' "
-        "width='220' height='220'>",
+        "width='220' height='220' stroke-linecap='round'>",
         f"<rect x='0' y='0' width='{size}' height='{size}' fill='white' stroke='#999'/>",
         f"<path d='M0 {size}L{size} 0' stroke='#999' stroke-dasharray='2'/>",
     ]
     for color, points in zip(COLORS, lines, strict=False):
+        points = points if len(points) > 1 else points * 2
         xy = " ".join(f"{x * size:.0f},{size - y * size:.0f}" for x, y in points)
         parts.append(f"<polyline fill='none' stroke='{color}' stroke-width='2' points='{xy}'/>")
     parts.append("</svg>")
-    legend = ", ".join(f"{c}: {n}" for c, n in zip(COLOR_NAMES, names, strict=False))
+    legend = "\n\n".join(f"{c}: {n}" for c, n in zip(COLOR_NAMES, names, strict=False))
     # <...> lets the data URI keep its spaces: each escaped one would cost two characters.
     uri = "data:image/svg+xml," + quote("".join(parts), safe=" ='/:,.-")
     return f"![{title}](<{uri}>)\n\n{legend}"
