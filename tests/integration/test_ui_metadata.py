@@ -117,3 +117,33 @@ def test_metadata_figures_are_rounded_to_four_decimals():
     assert metadata["float_value"].value == 0.3333
     assert metadata["json"].data == {"psi": [0.1235]}
     assert rounded("text") == "text"
+
+
+def test_roc_and_calibration_are_small_enough_to_show_inline():
+    from assets.plots import (
+        MARKDOWN_INLINE_LIMIT,
+        calibration_svg,
+        calibration_table,
+        roc_svg,
+        roc_table,
+    )
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 30_000)
+    scores = {
+        "LightGBM (as served)": np.clip(0.3 * y + 0.7 * rng.random(y.size), 0, 1),
+        "logistic baseline": np.clip(0.1 * y + 0.9 * rng.random(y.size), 0, 1),
+        "rate baseline": rng.random(y.size),
+    }
+    for chart in (roc_svg(y, scores), calibration_svg(y, scores)):
+        # the UI renders markdown inline only below this length, else behind "[Show Markdown]"
+        assert len(chart.value) < MARKDOWN_INLINE_LIMIT
+        assert (
+            "](<data:image/svg+xml," in chart.value and "blue: LightGBM (as served)" in chart.value
+        )
+    roc = roc_table(y, scores)
+    assert [c.name for c in roc.schema.columns] == ["FPR", "LightGBM", "logistic", "rate"]
+    assert roc.records[-1].data["FPR"] == "AUC" and roc.records[-1].data["LightGBM"] > 0.6
+    calibration = calibration_table(y, scores["LightGBM (as served)"])
+    assert sum(r.data["flights"] or 0 for r in calibration.records) == y.size
+    assert calibration.records[-1].data["bin"] == "ECE"
