@@ -6,12 +6,13 @@ layer, and every model follows its upstream (declarative automation).
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from assets.metadata import rounded_metadata
 from assets.partitions import FOLLOWS_UPSTREAM, WAREHOUSE_POOL, monthly_partitions
 from resources.dbt import dbt_project
 
@@ -100,6 +101,15 @@ def describe_test(test: Mapping[str, Any]) -> str:
     )
 
 
+def rounded_events(events: Iterable[Any]) -> Iterator[Any]:
+    """dbt's events with their figures rounded: dagster-dbt reports durations to the microsecond."""
+    for event in events:
+        metadata = getattr(event, "metadata", None)
+        if metadata and hasattr(event, "with_metadata"):
+            event = event.with_metadata(rounded_metadata(metadata))
+        yield event
+
+
 def month_range_vars(window: dg.TimeWindow) -> str:
     """dbt --vars for the incremental models: the months in [min_date, max_date)."""
     return json.dumps(
@@ -120,7 +130,7 @@ translator = FlightlineDbtTranslator()
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Staging views and dimension tables: rebuilt whole on every run."""
-    yield from dbt.cli(["build"], context=context).stream()
+    yield from rounded_events(dbt.cli(["build"], context=context).stream())
 
 
 @dbt_assets(
@@ -136,4 +146,4 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 def dbt_monthly_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Incremental marts: each run replaces exactly the months of its partition range."""
     args = ["build", "--vars", month_range_vars(context.partition_time_window)]
-    yield from dbt.cli(args, context=context).stream()
+    yield from rounded_events(dbt.cli(args, context=context).stream())
