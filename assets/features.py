@@ -14,6 +14,7 @@ from flightline.feature_table import (
     FEATURES_TABLE,
     NOT_NULL_FEATURES,
     ONLINE_HORIZON_DAYS,
+    data_fingerprint,
     null_counts,
     online_state,
     stored_point_in_time_mismatches,
@@ -100,6 +101,7 @@ def flight_features(
             f"list(DISTINCT flight_month ORDER BY flight_month) FROM {FEATURES_TABLE}"
         ).fetchone()
         empty = read_table(conn, f"SELECT * FROM {FEATURES_TABLE} LIMIT 0")
+        fingerprint = data_fingerprint(conn)
     forbidden = forbidden_columns_present(FEATURE_COLUMNS)
     rebuilt = update.rebuilt_months
     yield dg.MaterializeResult(
@@ -111,6 +113,9 @@ def flight_features(
                 "labelled_rows": labelled,
                 "delay_rate": float(delay_rate or 0.0),
                 "months": f"{months[0]}..{months[-1]} ({len(months)})" if months else "none",
+                "latest_month": months[-1] if months else "none",
+                # what the retraining sensor keys on: one training per champion and data state
+                "data_fingerprint": fingerprint,
                 "rebuilt_months": f"{rebuilt[0]}..{rebuilt[-1]} ({len(rebuilt)})"
                 if rebuilt
                 else "none",

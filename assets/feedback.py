@@ -7,10 +7,11 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from assets.partitions import FOLLOWS_UPSTREAM, WAREHOUSE_POOL
-from flightline.drift import live_performance
+from assets.monitoring import headline, performance_table
+from assets.partitions import FOLLOWS_UPSTREAM, WAREHOUSE_POOL, month_key, monthly_partitions
+from flightline.live_metrics import performance_by_version
 from flightline.prediction_log import LOG_DIR, join_outcomes, read_prediction_log
-from flightline.warehouse import read_table, replace_table
+from flightline.warehouse import read_table, replace_rows, table_exists
 from resources import ArtifactStore
 
 SERVED_TABLE = "monitoring.served_predictions"
@@ -20,20 +21,26 @@ SERVED_TABLE = "monitoring.served_predictions"
     key=["monitoring", "served_predictions"],
     group_name="monitoring",
     deps=[dg.AssetKey(["marts", "fct_flights"])],
+    partitions_def=monthly_partitions,
     kinds={"polars", "duckdb"},
     pool=WAREHOUSE_POOL,
     # Refreshed whenever a month's actual arrivals land in fct_flights.
     automation_condition=FOLLOWS_UPSTREAM,
     description=(
-        "Every prediction the service served (the JSON Lines log in `<data>/prediction_log/`), "
-        "joined with the actual arrival from `marts.fct_flights` on (date, carrier, flight "
-        "number, origin): `monitoring.served_predictions`, replaced whole on each run. "
-        "`is_delayed` is null until the flight has landed (and for cancelled or diverted "
-        "flights). Metadata: live AUC, Brier score and calibration over rows with an outcome."
+        "What the service served for a month's flights (the JSON Lines log in "
+        "`<data>/prediction_log/`), joined with the actual arrivals from `marts.fct_flights` on "
+        "(date, carrier, flight number, origin): the month's rows of "
+        "`monitoring.served_predictions`. `is_delayed` is null until the flight has landed (and "
+        "for cancelled or diverted flights). Metadata: live AUC, Brier score and calibration "
+        "per model version and over all of them, on rows with an outcome."
     ),
 )
-def served_predictions(warehouse: DuckDBResource, artifacts: ArtifactStore) -> dg.MaterializeResult:
+def served_predictions(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, artifacts: ArtifactStore
+) -> dg.MaterializeResult:
+    month = month_key(context.partition_key)
     log = read_prediction_log(Path(artifacts.root) / LOG_DIR)
+    log = log.filter(pl.col("sched_dep_local").dt.strftime("%Y-%m") == month)
     days = log["sched_dep_local"].dt.date().unique().drop_nulls().to_list()
     with warehouse.get_connection() as conn:
         flights = read_table(
@@ -42,23 +49,23 @@ def served_predictions(warehouse: DuckDBResource, artifacts: ArtifactStore) -> d
             "FROM marts.fct_flights WHERE flight_date IN (SELECT UNNEST(?::DATE[]))",
             [days],
         )
-        served = join_outcomes(log, flights)
-        replace_table(conn, SERVED_TABLE, served)
-    known = served.filter(pl.col("is_delayed").is_not_null())
-    performance = live_performance(
-        known["is_delayed"].cast(pl.Float64).to_numpy(), known["delay_probability"].to_numpy()
-    )
+        served = join_outcomes(log, flights).with_columns(flight_month=pl.lit(month))
+        if (
+            table_exists(conn, SERVED_TABLE)
+            and "flight_month"
+            not in read_table(conn, f"SELECT * FROM {SERVED_TABLE} LIMIT 0").columns
+        ):
+            conn.execute(f"DROP TABLE {SERVED_TABLE}")  # the table of all months at once
+        replace_rows(conn, SERVED_TABLE, served, "flight_month", [month])
+    rows = performance_by_version(served)
     return dg.MaterializeResult(
         metadata={
             "rows_served": served.height,
-            "rows_with_outcome": known.height,
+            "rows_with_outcome": rows[-1]["n"],
             "requests": served["request_id"].n_unique(),
             "model_versions": ", ".join(sorted(served["model_version"].unique().drop_nulls())),
-            "live_auc": performance["auc"],
-            "live_brier": performance["brier"],
-            "calibration_in_the_large": performance["calibration_in_the_large"],
-            "mean_predicted": performance["mean_predicted"],
-            "observed_rate": performance["observed_rate"],
+            **{f"live_{k}": v for k, v in headline(rows).items() if k != "n"},
+            "by_model_version": performance_table(rows),
             "table": SERVED_TABLE,
         }
     )

@@ -21,6 +21,7 @@ from flightline.backtest import (
 )
 from flightline.candidate import Candidate, CandidateSettings, save_candidate, train_candidate
 from flightline.feature_table import (
+    data_fingerprint,
     read_feature_months,
     read_training_window,
     stored_months,
@@ -176,6 +177,7 @@ def delay_model(
         )
         first_month = stored_months(conn)[0]
         vocabulary = stored_vocabulary(conn)
+        fingerprint = data_fingerprint(conn)
     snapshot = latest_metadata(context.instance, online_features_asset.key)
     settings = CandidateSettings(
         seed=config.seed,
@@ -223,7 +225,13 @@ def delay_model(
             "not saved again"
         )
     folder = save_candidate(registry, candidate, snapshot.get("snapshot_path"))
-    yield dg.MaterializeResult(metadata=model_metadata(candidate, str(folder)))
+    yield dg.MaterializeResult(
+        metadata={
+            **model_metadata(candidate, str(folder)),
+            "data_fingerprint": fingerprint,
+            "champion_at_training": registry.champion() or "none",
+        }
+    )
     for check in candidate.gate:
         yield dg.AssetCheckResult(
             check_name=check.name,

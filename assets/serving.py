@@ -69,6 +69,18 @@ def flight_delay_bento(context: dg.AssetExecutionContext) -> dg.MaterializeResul
     )
 
 
+# Score each month once its arrivals land (so its live performance follows), not every month
+# again whenever a new champion is promoted; nothing before the first champion exists.
+SCORES_LANDED_MONTHS = (
+    dg.AutomationCondition.any_deps_updated()
+    .ignore(dg.AssetSelection.assets(champion_model))
+    .since_last_handled()
+    & ~dg.AutomationCondition.any_deps_missing()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("scores each landed month")
+
+
 class FlightPredictionsConfig(dg.Config):
     explain: bool = False  # also write each flight's top 5 feature contributions (JSON, log-odds)
 
@@ -80,6 +92,7 @@ class FlightPredictionsConfig(dg.Config):
     partitions_def=monthly_partitions,
     kinds={"lightgbm", "duckdb"},
     pool=WAREHOUSE_POOL,
+    automation_condition=SCORES_LANDED_MONTHS,
     description=(
         "The champion's predictions for every flight of a month, in DuckDB "
         "`predictions.flight_predictions`, with the model version on every row. Features come "

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -134,11 +136,15 @@ def feature_psi(
     current: pl.DataFrame,
     columns: list[str],
     bins: int = 10,
+    *,
+    categorical: Sequence[str] = (),
 ) -> pl.DataFrame:
     """PSI of each column of ``current`` against ``reference``: ``feature``, ``psi``, largest first.
 
     Numeric and boolean columns are binned as numbers (nulls and NaN together as missing), strings
-    and categoricals by value, dates and times by their numeric value.
+    and categoricals by value, dates and times by their numeric value. Columns in ``categorical``
+    are binned by value even when numeric (integer codes): a code the reference never had (a new
+    destination) is then a category of its own, not a tail of a quantile bin.
     """
     for name, df in (("reference", reference), ("current", current)):
         missing = [c for c in columns if c not in df.columns]
@@ -147,12 +153,65 @@ def feature_psi(
     rows = []
     for c in columns:
         ref, cur = _column_values(reference, c), _column_values(current, c)
-        if _is_numeric(ref) != _is_numeric(cur):
+        if c in categorical:
+            ref = np.array([None if _is_missing(v) else str(v) for v in ref.tolist()], dtype=object)
+            cur = np.array([None if _is_missing(v) else str(v) for v in cur.tolist()], dtype=object)
+        elif _is_numeric(ref) != _is_numeric(cur):
             ref, cur = ref.astype(str), cur.astype(str)
         rows.append((c, psi(ref, cur, bins)))
     return pl.DataFrame(rows, schema={"feature": pl.String, "psi": pl.Float64}, orient="row").sort(
         ["psi", "feature"], descending=[True, False]
     )
+
+
+@dataclass(frozen=True)
+class DriftReference:
+    """What a month's features are compared with, and why."""
+
+    month: str
+    kind: str  # "year_earlier" or "previous_month" (the fallback)
+    # Rolling outcome aggregates are compared only when the reference month had its whole
+    # lookback history: the first weeks of the data have none, so their aggregates differ from
+    # any later month's by construction.
+    aggregates_comparable: bool
+
+    def describe(self) -> str:
+        if self.kind == "year_earlier":
+            return f"{self.month} (the same month a year earlier)"
+        return f"{self.month} (the previous month: no month a year earlier has landed)"
+
+
+def shift_month(month: str, months: int) -> str:
+    """'2014-01' shifted by ``months`` (negative: earlier), as 'YYYY-MM'."""
+    index = int(month[:4]) * 12 + int(month[5:7]) - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _first_day(month: str) -> date:
+    return date(int(month[:4]), int(month[5:7]), 1)
+
+
+def drift_reference(
+    month: str, available: Sequence[str], lookback_days: int
+) -> DriftReference | None:
+    """The reference month for ``month``'s drift, among the months with features ``available``.
+
+    The same month a year earlier removes the season (a January is compared with a January);
+    when it has not landed (the first year of data), the closest earlier month is the fallback,
+    and its comparison still carries a month of season. None when no earlier month exists.
+    A reference month starting less than ``lookback_days`` after the first available month's
+    first day has incomplete rolling aggregates.
+    """
+    year_earlier = shift_month(month, -12)
+    if year_earlier in available:
+        chosen, kind = year_earlier, "year_earlier"
+    else:
+        earlier = sorted(m for m in available if m < month)
+        if not earlier:
+            return None
+        chosen, kind = earlier[-1], "previous_month"
+    complete = (_first_day(chosen) - _first_day(min(available))).days >= lookback_days
+    return DriftReference(chosen, kind, aggregates_comparable=complete and kind == "year_earlier")
 
 
 def drift_summary(psi_table: pl.DataFrame, threshold: float = DRIFT_THRESHOLD) -> dict[str, Any]:

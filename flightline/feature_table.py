@@ -35,7 +35,7 @@ from flightline.features import (
     route_distances,
 )
 from flightline.training import MONTH_COLUMN, MonthSplit, month_split, training_table
-from flightline.warehouse import read_table, replace_rows, replace_table
+from flightline.warehouse import read_table, replace_rows, replace_table, table_exists
 
 FEATURES_TABLE = "features.flight_features"
 # The same flights with features as served: from the snapshot of their month's start.
@@ -267,25 +267,23 @@ def input_fingerprints(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {month: f"{n}:{h}:{context}" for month, n, h in rows}
 
 
-def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    schema, table = name.split(".")
-    return bool(
-        conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
+def data_fingerprint(conn: duckdb.DuckDBPyConnection) -> str:
+    """One short hash of what the feature table was built from: its months and their inputs.
+
+    The retraining sensor trains once per (champion, data fingerprint)."""
+    builds = "|".join(f"{m}={f}" for m, f in sorted(built_fingerprints(conn).items()))
+    return hashlib.sha256(builds.encode()).hexdigest()[:16]
 
 
 def built_fingerprints(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
     tables = (BUILDS_TABLE, FEATURES_TABLE, SERVED_FEATURES_TABLE)
-    if not all(_table_exists(conn, t) for t in tables):
+    if not all(table_exists(conn, t) for t in tables):
         return {}
     return dict(conn.execute(f"SELECT flight_month, fingerprint FROM {BUILDS_TABLE}").fetchall())
 
 
 def stored_vocabulary(conn: duckdb.DuckDBPyConnection) -> dict[str, list[str]] | None:
-    if not _table_exists(conn, VOCABULARY_TABLE):
+    if not table_exists(conn, VOCABULARY_TABLE):
         return None
     return vocabulary_from_frame(read_table(conn, f"SELECT * FROM {VOCABULARY_TABLE}"))
 

@@ -32,6 +32,17 @@ def _write(
         conn.unregister("_frame")
 
 
+def table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether ``schema.table`` exists."""
+    schema, table = name.split(".")
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
 def replace_table(conn: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame) -> None:
     """Create or replace ``schema.table`` with ``df`` in one transaction."""
     _write(

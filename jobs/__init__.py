@@ -47,7 +47,20 @@ monitoring_job = dg.define_asset_job(
     "monitoring",
     selection=dg.AssetSelection.assets(["monitoring", "feature_drift"]),
     partitions_def=monthly_partitions,
-    description="Feature drift of the selected months against the champion's training data.",
+    description="Feature drift of the selected months against the same months a year earlier.",
+)
+
+live_performance_job = dg.define_asset_job(
+    "live_performance",
+    selection=dg.AssetSelection.assets(
+        ["serving", "flight_predictions"],
+        ["monitoring", "model_performance"],
+        ["monitoring", "served_predictions"],
+    ),
+    partitions_def=monthly_partitions,
+    description="Score the selected months with the champion and measure, per model version, how "
+    "the batch and the served predictions did against the actual arrivals. The automation sensor "
+    "runs the same assets on its own when a month's arrivals land.",
 )
 
 

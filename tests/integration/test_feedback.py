@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from assets.feedback import SERVED_TABLE
+from flightline.drift import live_performance
 from flightline.prediction_log import PredictionLog
 from flightline.scoring import load_scoring_model, score_flights
 from flightline.warehouse import read_table
@@ -21,8 +22,11 @@ N_FLIGHTS = 600
 KEY = dg.AssetKey(["monitoring", "served_predictions"])
 
 
-def materialize(trained) -> dg.ExecuteInProcessResult:
-    return trained.materialize(dg.AssetSelection.assets(KEY))
+OLDER = "an-older-version"  # the last March request, as if served before a promotion
+
+
+def materialize(trained, month: str = "2013-03") -> dg.ExecuteInProcessResult:
+    return trained.materialize(dg.AssetSelection.assets(KEY), partition_key=f"{month}-01")
 
 
 @pytest.fixture
@@ -49,7 +53,7 @@ def served_log(trained):
         path = log.append(
             batch,
             scores,
-            model_version=model.version,
+            model_version=OLDER if i == 2 else model.version,
             bento_tag="flight_delay_service:test",
             request_id=f"request-{i}",
             served_at=served_at,
@@ -72,9 +76,10 @@ def test_served_predictions_join_outcomes_and_report_live_performance(trained, s
 
     with duckdb.connect(str(trained.home / "warehouse.duckdb"), read_only=True) as conn:
         table = read_table(conn, f"SELECT * FROM {SERVED_TABLE}")
-    assert table.height == N_FLIGHTS + 1
-    assert table["request_id"].n_unique() == 4
-    assert set(table["model_version"]) == {model.version}
+    assert table.height == N_FLIGHTS  # March's flights only; the flight of 2014 is not here
+    assert set(table["flight_month"]) == {"2013-03"}
+    assert table["request_id"].n_unique() == 3
+    assert set(table["model_version"]) == {model.version, OLDER}
 
     landed = march.filter(pl.col("is_delayed").is_not_null())
     with_outcome = table.filter(pl.col("is_delayed").is_not_null())
@@ -85,21 +90,37 @@ def test_served_predictions_join_outcomes_and_report_live_performance(trained, s
     )
     assert check.height == landed.height
     assert (check["is_delayed"] == check["actual"]).all()
-    not_flown = table.filter(pl.col("flight_id") == "not-flown-yet")
-    assert not_flown["is_delayed"].to_list() == [None]
 
-    assert metadata["rows_served"] == N_FLIGHTS + 1
+    assert metadata["rows_served"] == N_FLIGHTS
     assert metadata["rows_with_outcome"] == landed.height
-    assert metadata["requests"] == 4
+    assert metadata["requests"] == 3
     assert 0.6 < metadata["live_auc"] <= 1.0
     assert 0 < metadata["live_brier"] < 0.25
-    assert abs(metadata["calibration_in_the_large"]) < 0.2
+    assert abs(metadata["live_calibration_in_the_large"]) < 0.2
+    # each model version is measured on its own rows, and all of them together
+    by_version = {r.data["model_version"]: r.data for r in metadata["by_model_version"].records}
+    assert set(by_version) == {model.version, OLDER, "all versions"}
+    older = with_outcome.filter(pl.col("model_version") == OLDER)
+    assert by_version[OLDER]["n"] == older.height
+    assert by_version[OLDER]["n"] + by_version[model.version]["n"] == landed.height
+    expected = live_performance(older["is_delayed"].cast(pl.Float64), older["delay_probability"])
+    assert by_version[OLDER]["auc"] == pytest.approx(expected["auc"], abs=1e-4)
+    assert by_version["all versions"]["auc"] == pytest.approx(metadata["live_auc"], abs=1e-9)
 
-    # idempotent: the table is replaced, not appended to
+    # the month of the flight that has not flown: served, no outcome yet
+    later = materialize(trained, "2014-03").get_asset_materialization_events()[0]
+    assert later.materialization.metadata["rows_served"].value == 1
+    assert later.materialization.metadata["rows_with_outcome"].value == 0
+
+    # idempotent: a month's rows are replaced, not appended to
     assert materialize(trained).success
     with duckdb.connect(str(trained.home / "warehouse.duckdb"), read_only=True) as conn:
-        (count,) = conn.execute(f"SELECT count(*) FROM {SERVED_TABLE}").fetchone()
-    assert count == N_FLIGHTS + 1
+        counts = dict(
+            conn.execute(
+                f"SELECT flight_month, count(*) FROM {SERVED_TABLE} GROUP BY ALL"
+            ).fetchall()
+        )
+    assert counts == {"2013-03": N_FLIGHTS, "2014-03": 1}
 
 
 def test_an_empty_log_gives_an_empty_table(trained):

@@ -9,11 +9,13 @@ import pytest
 
 from flightline.drift import (
     EPSILON,
+    drift_reference,
     drift_summary,
     feature_psi,
     live_performance,
     psi,
     roc_auc,
+    shift_month,
 )
 
 
@@ -191,3 +193,31 @@ def test_live_performance():
     ]:
         with pytest.raises(ValueError, match=message):
             live_performance(y, p)
+
+
+def test_drift_reference_prefers_the_same_month_a_year_earlier():
+    landed = ["2013-01", "2013-02", "2013-03", "2014-01", "2014-02"]
+    ref = drift_reference("2014-02", landed, lookback_days=28)
+    assert (ref.month, ref.kind, ref.aggregates_comparable) == ("2013-02", "year_earlier", True)
+    # January 2013 opens the data: its rolling aggregates had no history to look back on
+    ref = drift_reference("2014-01", landed, lookback_days=28)
+    assert (ref.month, ref.kind, ref.aggregates_comparable) == ("2013-01", "year_earlier", False)
+    # the first year: the previous landed month, never with aggregates
+    ref = drift_reference("2013-03", landed, lookback_days=28)
+    assert (ref.month, ref.kind, ref.aggregates_comparable) == ("2013-02", "previous_month", False)
+    assert "previous month" in ref.describe()
+    assert drift_reference("2013-01", landed, lookback_days=28) is None
+    assert shift_month("2014-01", -12) == "2013-01" and shift_month("2013-12", 1) == "2014-01"
+
+
+def test_categorical_codes_are_binned_by_value():
+    # integer codes of destinations; the current month flies to 10% new destinations
+    reference = pl.DataFrame({"dest_cat": np.arange(100_000) % 100})
+    current = pl.DataFrame(
+        {"dest_cat": np.where(np.arange(100_000) % 10 == 0, 150, np.arange(100_000) % 100)}
+    )
+    as_numbers = feature_psi(reference, current, ["dest_cat"])["psi"][0]
+    as_categories = feature_psi(reference, current, ["dest_cat"], categorical=["dest_cat"])["psi"][
+        0
+    ]
+    assert as_categories > 0.5 > 0.2 > as_numbers  # the new codes hide in a quantile bin's tail

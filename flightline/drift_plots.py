@@ -1,0 +1,80 @@
+"""Pictures of feature drift for the Dagster UI: where a month's top drifting features moved, and
+how the largest PSI developed month by month."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import polars as pl
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from flightline.drift import DRIFT_THRESHOLD
+
+
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _shares(values: pl.Series, edges: np.ndarray | None) -> tuple[list[str], np.ndarray]:
+    if edges is None:  # categories: the reference's most common values
+        counts = values.cast(pl.String).fill_null("missing").value_counts(sort=True)
+        return counts[:, 0].to_list(), counts["count"].to_numpy() / max(values.len(), 1)
+    x = values.cast(pl.Float64).drop_nulls().drop_nans().to_numpy()
+    counts, _ = np.histogram(np.clip(x, edges[0], edges[-1]), bins=edges)
+    return [f"{e:.3g}" for e in edges[:-1]], counts / max(values.len(), 1)
+
+
+def histograms_png(
+    reference: pl.DataFrame,
+    current: pl.DataFrame,
+    psi: pl.DataFrame,
+    labels: tuple[str, str],
+    categorical: set[str],
+    top: int = 4,
+) -> bytes:
+    """Reference vs current distribution of the ``top`` features with the largest PSI."""
+    features = psi.head(top)["feature"].to_list()
+    fig = Figure(figsize=(4.0 * len(features), 3.2))
+    for i, feature in enumerate(features):
+        ax = fig.add_subplot(1, len(features), i + 1)
+        if feature in categorical:
+            names, ref = _shares(reference[feature], None)
+            names, ref = names[:15], ref[:15]
+            counts = dict(zip(*_shares(current[feature], None), strict=True))
+            cur = np.array([counts.get(n, 0.0) for n in names])
+            x = np.arange(len(names))
+            ax.bar(x - 0.2, ref, width=0.4, label=labels[0])
+            ax.bar(x + 0.2, cur, width=0.4, label=labels[1])
+            ax.set_xticks(x, names, rotation=90, fontsize=6)
+        else:
+            both = pl.concat([reference[feature], current[feature]]).cast(pl.Float64)
+            finite = both.drop_nulls().drop_nans()
+            lo, hi = (finite.quantile(0.01), finite.quantile(0.99)) if finite.len() else (0, 1)
+            edges = np.linspace(lo, hi if hi > lo else lo + 1, 21)
+            for frame, label in ((reference, labels[0]), (current, labels[1])):
+                _, share = _shares(frame[feature], edges)
+                ax.stairs(share, edges, label=label, fill=label == labels[0], alpha=0.5)
+        value = psi.filter(pl.col("feature") == feature)["psi"][0]
+        ax.set_title(f"{feature} (PSI {value:.2f})", fontsize=9)
+        ax.set_ylabel("share of flights", fontsize=8)
+        ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def psi_by_month_png(history: pl.DataFrame) -> bytes:
+    """Largest PSI per month (``flight_month``, ``max_psi``) against the drift threshold."""
+    fig = Figure(figsize=(6, 3))
+    ax = fig.add_subplot()
+    months = history["flight_month"].to_list()
+    ax.bar(months, history["max_psi"].to_numpy(), color="tab:blue")
+    ax.axhline(DRIFT_THRESHOLD, color="tab:red", linestyle="--", label="drift threshold")
+    ax.set_ylabel("largest PSI")
+    ax.set_title("Feature drift by month (each against its reference month)", fontsize=9)
+    ax.tick_params(axis="x", rotation=90, labelsize=7)
+    ax.legend(fontsize=7)
+    return _png(fig)
