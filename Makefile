@@ -16,11 +16,14 @@ run: setup ## land 2013, load, model and report
 test: setup ## the test suite (real DuckDB, real dbt, real Dagster runs)
 	$(UV) run pytest
 
-ui: setup ## dagster dev on this project (UI on http://127.0.0.1:3000)
-	$(UV) run flightline ui
+# PORT=... and HOST=... pick another port or interface (defaults: the CLI's, 3000 / 3001 on 127.0.0.1).
+LISTEN = $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
-serve: setup ## bentoml serve the latest bento: http://127.0.0.1:3001
-	$(UV) run flightline serve
+ui: setup ## dagster dev on this project (UI on http://127.0.0.1:3000; make ui PORT=3100)
+	$(UV) run flightline ui $(LISTEN)
+
+serve: setup ## bentoml serve the latest bento: http://127.0.0.1:3001 (make serve PORT=3101)
+	$(UV) run flightline serve $(LISTEN)
 
 bench: setup ## the benchmark table of BENCHMARKS.md (BENCH_SCALES=1,10,30 by default; ~1 h)
 	$(UV) run python -m bench.run

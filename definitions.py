@@ -5,6 +5,7 @@ import dagster as dg
 from assets.dbt import dbt_models, dbt_monthly_models
 from assets.features import features_point_in_time, flight_features, online_features
 from assets.feedback import served_predictions
+from assets.metadata import with_owners
 from assets.model import backtest, champion_model, delay_model
 from assets.monitoring import feature_drift, model_performance
 from assets.raw import raw_assets
@@ -25,22 +26,25 @@ from sensors.landing import landing_sensor
 from sensors.retraining import retraining_sensor
 
 defs = dg.Definitions(
-    assets=[
-        *raw_assets,
-        dbt_models,
-        dbt_monthly_models,
-        flight_features,
-        online_features,
-        delay_model,
-        champion_model,
-        backtest,
-        bento_model,
-        flight_delay_bento,
-        flight_predictions,
-        feature_drift,
-        model_performance,
-        served_predictions,
-    ],
+    # Every asset carries the team's owner, set once in assets/metadata.py.
+    assets=with_owners(
+        [
+            *raw_assets,
+            dbt_models,
+            dbt_monthly_models,
+            flight_features,
+            online_features,
+            delay_model,
+            champion_model,
+            backtest,
+            bento_model,
+            flight_delay_bento,
+            flight_predictions,
+            feature_drift,
+            model_performance,
+            served_predictions,
+        ]
+    ),
     asset_checks=[features_point_in_time],
     jobs=[
         ingest_job,

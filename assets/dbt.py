@@ -6,12 +6,13 @@ layer, and every model follows its upstream (declarative automation).
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from assets.metadata import rounded_metadata
 from assets.partitions import FOLLOWS_UPSTREAM, WAREHOUSE_POOL, monthly_partitions
 from resources.dbt import dbt_project
 
@@ -33,11 +34,80 @@ class FlightlineDbtTranslator(DagsterDbtTranslator):
         # A model follows its upstream: a raw table reloaded from the UI updates its models too.
         return FOLLOWS_UPSTREAM
 
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        # Dagster shows "No description provided" for a check without one until it has run.
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_test(manifest["nodes"][unique_id]))
+
 
 def layer(dbt_resource_props: Mapping[str, Any]) -> str:
     """'staging' or 'marts': the model's folder under models/ (and its DuckDB schema)."""
     fqn = dbt_resource_props.get("fqn", [])
     return fqn[1] if len(fqn) > 2 else dbt_resource_props.get("schema", "dbt")
+
+
+def _ref_name(ref: str) -> str:
+    """ "ref('dim_airlines')" -> 'dim_airlines'."""
+    return ref.split("'")[1] if "'" in ref else ref
+
+
+def _generic_test_text(name: str, kwargs: Mapping[str, Any]) -> str | None:
+    column = f"`{kwargs.get('column_name')}`"
+    match name:
+        case "not_null":
+            return f"{column} is never null."
+        case "unique":
+            return f"{column} is unique: no two rows share a value."
+        case "accepted_values":
+            return f"{column} is one of {', '.join(map(str, kwargs.get('values', [])))}."
+        case "relationships":
+            to = f"`{_ref_name(kwargs.get('to', ''))}.{kwargs.get('field')}`"
+            return f"Every non-null {column} exists in {to}."
+        case "unique_combination_of_columns":
+            columns = ", ".join(kwargs.get("combination_of_columns", []))
+            return f"({columns}) is unique: no two rows share it."
+        case "valid_hhmm":
+            return (
+                f"{column} is a clock time written HHMM (minutes 00-59; 2400 allowed); nulls pass."
+            )
+        case "within_domain":
+            return (
+                "Every row keeps the domains the raw load enforces (flightline/raw_schemas.py): "
+                "required values, ranges, HHMM clock times and code shapes."
+            )
+    return None
+
+
+def describe_test(test: Mapping[str, Any]) -> str:
+    """What a dbt test asserts, in a sentence, and whether it blocks: its own description when
+    it has one (singular tests: tests/_tests.yml), else written from the generic test's name and
+    arguments."""
+    metadata = test.get("test_metadata") or {}
+    text = (test.get("description") or "").strip() or _generic_test_text(
+        metadata.get("name", ""), metadata.get("kwargs", {})
+    )
+    text = text or f"dbt test `{test['name']}`: fails for every row its query returns."
+    blocking = test.get("config", {}).get("severity", "error").lower() == "error"
+    return text + (
+        " Blocking: a failure stops the assets downstream." if blocking else " Warns only."
+    )
+
+
+def rounded_events(events: Iterable[Any]) -> Iterator[Any]:
+    """dbt's events with their figures rounded: dagster-dbt reports durations to the microsecond."""
+    for event in events:
+        metadata = getattr(event, "metadata", None)
+        if metadata and hasattr(event, "with_metadata"):
+            event = event.with_metadata(rounded_metadata(metadata))
+        yield event
 
 
 def month_range_vars(window: dg.TimeWindow) -> str:
@@ -60,7 +130,7 @@ translator = FlightlineDbtTranslator()
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Staging views and dimension tables: rebuilt whole on every run."""
-    yield from dbt.cli(["build"], context=context).stream()
+    yield from rounded_events(dbt.cli(["build"], context=context).stream())
 
 
 @dbt_assets(
@@ -76,4 +146,4 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 def dbt_monthly_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Incremental marts: each run replaces exactly the months of its partition range."""
     args = ["build", "--vars", month_range_vars(context.partition_time_window)]
-    yield from dbt.cli(args, context=context).stream()
+    yield from rounded_events(dbt.cli(args, context=context).stream())

@@ -7,7 +7,9 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from assets.metadata import rounded_metadata
 from assets.partitions import FOLLOWS_UPSTREAM, MONTHLY_DATA_FRESHNESS, WAREHOUSE_POOL
+from flightline.explain import FEATURE_LABELS
 from flightline.feature_table import (
     FEATURES_TABLE,
     NOT_NULL_FEATURES,
@@ -26,8 +28,22 @@ FCT_FLIGHTS = dg.AssetKey(["marts", "fct_flights"])
 DIM_PLANES = dg.AssetKey(["marts", "dim_planes"])
 
 
+# Columns of the feature table that are not features; the features are described by the
+# readable names the service's explanations use.
+OTHER_COLUMNS = {
+    "flight_id": "Flight key, as in marts.fct_flights.",
+    "flight_month": "'YYYY-MM' of the flight's local date: the month the row was built with.",
+    "is_delayed": "Label: arrived 15+ minutes late (null for cancelled or diverted flights).",
+}
+
+
 def table_schema(df: pl.DataFrame) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(n, str(t)) for n, t in df.schema.items()])
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(n, str(t), description=FEATURE_LABELS.get(n) or OTHER_COLUMNS.get(n))
+            for n, t in df.schema.items()
+        ]
+    )
 
 
 class FlightFeaturesConfig(dg.Config):
@@ -51,14 +67,25 @@ class FlightFeaturesConfig(dg.Config):
     ),
     check_specs=[
         dg.AssetCheckSpec(
-            "no_unexpected_nulls", asset=["features", "flight_features"], blocking=True
-        ),
-        dg.AssetCheckSpec(
-            "one_row_per_flight", asset=["features", "flight_features"], blocking=True
-        ),
-        dg.AssetCheckSpec(
-            "no_forbidden_columns", asset=["features", "flight_features"], blocking=True
-        ),
+            name, asset=["features", "flight_features"], blocking=True, description=text
+        )
+        for name, text in [
+            (
+                "no_unexpected_nulls",
+                "No null in the flight id, the categorical codes or the calendar, schedule and "
+                "history-aggregate features (weather and plane columns may be null).",
+            ),
+            (
+                "one_row_per_flight",
+                "Exactly one feature row per flight of marts.fct_flights: as many rows as "
+                "fct_flights and as many distinct flight_ids as rows.",
+            ),
+            (
+                "no_forbidden_columns",
+                "No outcome column (dep_*, arr_*, air_time, same-day outcomes) is a feature: "
+                "they are unknown when a flight is scored.",
+            ),
+        ]
     ],
 )
 def flight_features(
@@ -78,24 +105,26 @@ def flight_features(
     forbidden = forbidden_columns_present(FEATURE_COLUMNS)
     rebuilt = update.rebuilt_months
     yield dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "dagster/column_schema": table_schema(empty),
-            "features": len(FEATURE_COLUMNS),
-            "labelled_rows": labelled,
-            "delay_rate": float(delay_rate or 0.0),
-            "months": f"{months[0]}..{months[-1]} ({len(months)})" if months else "none",
-            "latest_month": months[-1] if months else "none",
-            # what the retraining sensor keys on: one training per champion and data state
-            "data_fingerprint": fingerprint,
-            "rebuilt_months": f"{rebuilt[0]}..{rebuilt[-1]} ({len(rebuilt)})"
-            if rebuilt
-            else "none",
-            "removed_months": update.removed_months,
-            "rows_written": update.rows_written,
-            "full_rebuild": update.full_rebuild,
-            "vocabulary_sizes": {k: len(v) for k, v in update.vocabulary.items()},
-        }
+        metadata=rounded_metadata(
+            {
+                "dagster/row_count": rows,
+                "dagster/column_schema": table_schema(empty),
+                "features": len(FEATURE_COLUMNS),
+                "labelled_rows": labelled,
+                "delay_rate": float(delay_rate or 0.0),
+                "months": f"{months[0]}..{months[-1]} ({len(months)})" if months else "none",
+                "latest_month": months[-1] if months else "none",
+                # what the retraining sensor keys on: one training per champion and data state
+                "data_fingerprint": fingerprint,
+                "rebuilt_months": f"{rebuilt[0]}..{rebuilt[-1]} ({len(rebuilt)})"
+                if rebuilt
+                else "none",
+                "removed_months": update.removed_months,
+                "rows_written": update.rows_written,
+                "full_rebuild": update.full_rebuild,
+                "vocabulary_sizes": {k: len(v) for k, v in update.vocabulary.items()},
+            }
+        )
     )
     yield dg.AssetCheckResult(
         check_name="no_unexpected_nulls",

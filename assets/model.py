@@ -9,7 +9,9 @@ from dagster_duckdb import DuckDBResource
 from assets.event_log import latest_materialization, latest_metadata
 from assets.features import flight_features as flight_features_asset
 from assets.features import online_features as online_features_asset
+from assets.metadata import rounded, rounded_metadata
 from assets.partitions import WAREHOUSE_POOL
+from assets.plots import calibration_svg, calibration_table, roc_svg, roc_table
 from flightline.backtest import (
     DEFAULT_FOLDS,
     backtest_months,
@@ -81,68 +83,68 @@ def model_metadata(candidate: Candidate, folder: str) -> dict[str, object]:
     m = result.metrics
     preds = result.test_predictions
     y = preds[LABEL].to_numpy()
-    r4 = lambda v: round(float(v), 4)  # noqa: E731
-    return {
-        "version": card["version"],
-        "identical_to_existing_version": candidate.identical_to or "no",
-        "model_path": dg.MetadataValue.path(folder),
-        "test_month": result.split.test,
-        "test_auc_as_served": r4(m["model"]["auc"]),
-        "test_auc_day_before": r4(m["model_day_before"]["auc"]),
-        "test_brier_as_served": r4(m["model"]["brier"]),
-        "test_ece_as_served": r4(m["model"]["ece"]),
-        "test_ece_uncalibrated": r4(m["model_uncalibrated"]["ece"]),
-        "calibration": result.calibrator.method,
-        "metrics": _table(
-            ("scorer", "AUC", "PR-AUC", "Brier", "ECE"),
-            [
-                (name, *(f"{m[name][k]:.4f}" for k in ("auc", "pr_auc", "brier", "ece")))
-                for name in (
-                    "model",
-                    "model_uncalibrated",
-                    "model_day_before",
-                    "rate_baseline",
-                    "logistic_baseline",
-                )
-            ],
-        ),
-        "champion_at_training": candidate.champion or "none",
-        "train_months": ", ".join(result.split.train),
-        "valid_month": result.split.valid,
-        "train_rows": result.train_rows,
-        "rows": card["rows"],
-        "best_iteration": result.best_iteration,
-        "train_seconds": round(result.train_seconds, 1),
-        "top_features": _table(
-            ("feature", "gain share"),
-            [
-                (r["feature"], f"{r['gain_share']:.3f}")
-                for r in result.importance.head(15).iter_rows(named=True)
-            ],
-        ),
-        "roc_curve_plot": png_markdown(
-            "ROC",
-            roc_plot_png(
-                y,
-                {
-                    "LightGBM (as served)": preds["p_model"].to_numpy(),
-                    "logistic baseline": preds["p_logistic"].to_numpy(),
-                    "rate baseline": preds["p_rate_baseline"].to_numpy(),
-                },
-            ),
-        ),
-        "calibration_plot": png_markdown(
-            "calibration",
-            calibration_plot_png(
-                y,
-                {
-                    "before calibration": preds["p_uncalibrated"].to_numpy(),
-                    f"after ({result.calibrator.method})": preds["p_model"].to_numpy(),
-                },
-            ),
-        ),
-        "gate_passed": candidate.passed,
+    roc_scores = {
+        "LightGBM (as served)": preds["p_model"].to_numpy(),
+        "logistic baseline": preds["p_logistic"].to_numpy(),
+        "rate baseline": preds["p_rate_baseline"].to_numpy(),
     }
+    calibration_scores = {
+        "before calibration": preds["p_uncalibrated"].to_numpy(),
+        f"after ({result.calibrator.method})": preds["p_model"].to_numpy(),
+    }
+    return rounded_metadata(
+        {
+            "version": card["version"],
+            "identical_to_existing_version": candidate.identical_to or "no",
+            "model_path": dg.MetadataValue.path(folder),
+            "test_month": result.split.test,
+            "test_auc_as_served": m["model"]["auc"],
+            "test_auc_day_before": m["model_day_before"]["auc"],
+            "test_brier_as_served": m["model"]["brier"],
+            "test_ece_as_served": m["model"]["ece"],
+            "test_ece_uncalibrated": m["model_uncalibrated"]["ece"],
+            "calibration": result.calibrator.method,
+            # Inline near the top of the asset page: SVG charts small enough for the UI to show
+            # markdown inline; their tables and the full PNG plots further down.
+            "roc_curve": roc_svg(y, roc_scores),
+            "calibration_curve": calibration_svg(y, calibration_scores),
+            "metrics": _table(
+                ("scorer", "AUC", "PR-AUC", "Brier", "ECE"),
+                [
+                    (name, *(f"{m[name][k]:.4f}" for k in ("auc", "pr_auc", "brier", "ece")))
+                    for name in (
+                        "model",
+                        "model_uncalibrated",
+                        "model_day_before",
+                        "rate_baseline",
+                        "logistic_baseline",
+                    )
+                ],
+            ),
+            "champion_at_training": candidate.champion or "none",
+            "train_months": ", ".join(result.split.train),
+            "valid_month": result.split.valid,
+            "train_rows": result.train_rows,
+            "rows": card["rows"],
+            "best_iteration": result.best_iteration,
+            "train_seconds": round(result.train_seconds, 1),
+            "top_features": _table(
+                ("feature", "gain share"),
+                [
+                    (r["feature"], f"{r['gain_share']:.3f}")
+                    for r in result.importance.head(15).iter_rows(named=True)
+                ],
+            ),
+            "roc_table": roc_table(y, roc_scores),
+            "calibration_table": calibration_table(y, preds["p_model"].to_numpy()),
+            # Too large to show inline: behind "[Show Markdown]", one click away.
+            "roc_curve_plot": png_markdown("ROC", roc_plot_png(y, roc_scores)),
+            "calibration_plot": png_markdown(
+                "calibration", calibration_plot_png(y, calibration_scores)
+            ),
+            "gate_passed": candidate.passed,
+        }
+    )
 
 
 @dg.asset(
@@ -236,7 +238,7 @@ def delay_model(
             passed=check.passed,
             severity=dg.AssetCheckSeverity.ERROR if check.blocking else dg.AssetCheckSeverity.WARN,
             description=check.description,
-            metadata=check.metadata,
+            metadata=rounded_metadata(check.metadata),
         )
 
 
@@ -270,12 +272,14 @@ def champion_model(context: dg.AssetExecutionContext, artifacts: ArtifactStore):
     if version in registry.registered_versions():
         # The same model on the same data was registered before: no second promotion.
         return dg.MaterializeResult(
-            metadata={
-                "champion": previous or "none",
-                "previous_champion": previous or "none",
-                "promotion": f"none: {version} was registered before (identical model)",
-                "registry": dg.MetadataValue.path(str(registry.index_path)),
-            }
+            metadata=rounded_metadata(
+                {
+                    "champion": previous or "none",
+                    "previous_champion": previous or "none",
+                    "promotion": f"none: {version} was registered before (identical model)",
+                    "registry": dg.MetadataValue.path(str(registry.index_path)),
+                }
+            )
         )
     event = registry.register_and_promote(
         version,
@@ -283,13 +287,15 @@ def champion_model(context: dg.AssetExecutionContext, artifacts: ArtifactStore):
         context.run.run_id,
     )
     return dg.MaterializeResult(
-        metadata={
-            "champion": version,
-            "previous_champion": previous or "none",
-            "test_auc": card["metrics"]["model"]["auc"],
-            "promotion": event,
-            "registry": dg.MetadataValue.path(str(registry.index_path)),
-        }
+        metadata=rounded_metadata(
+            {
+                "champion": version,
+                "previous_champion": previous or "none",
+                "test_auc": card["metrics"]["model"]["auc"],
+                "promotion": event,
+                "registry": dg.MetadataValue.path(str(registry.index_path)),
+            }
+        )
     )
 
 
@@ -335,14 +341,16 @@ def backtest(
     )
     summary = backtest_summary(folds)
     return dg.MaterializeResult(
-        metadata={
-            "months": ", ".join(tested),
-            "auc_mean": summary["auc"]["mean"],
-            "auc_std": summary["auc"]["std"],
-            "ece_mean": summary["ece"]["mean"],
-            "brier_mean": summary["brier"]["mean"],
-            "summary": summary,
-            "folds": _table(tuple(folds.columns), folds.rows()),
-            "auc_by_month_plot": png_markdown("AUC by month", backtest_plot_png(folds)),
-        }
+        metadata=rounded_metadata(
+            {
+                "months": ", ".join(tested),
+                "auc_mean": summary["auc"]["mean"],
+                "auc_std": summary["auc"]["std"],
+                "ece_mean": summary["ece"]["mean"],
+                "brier_mean": summary["brier"]["mean"],
+                "summary": summary,
+                "folds": _table(tuple(folds.columns), rounded(folds.rows())),
+                "auc_by_month_plot": png_markdown("AUC by month", backtest_plot_png(folds)),
+            }
+        )
     )

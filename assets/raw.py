@@ -1,8 +1,12 @@
 """Raw assets (group ``raw``): landing files loaded into DuckDB ``raw.*`` with typed schemas."""
 
+from pathlib import Path
+
 import dagster as dg
+import yaml
 from dagster_duckdb import DuckDBResource
 
+from assets.metadata import DIGITS, rounded_metadata
 from assets.partitions import MONTHLY_DATA_FRESHNESS, WAREHOUSE_POOL, month_key, monthly_partitions
 from flightline.ingest import (
     DEFAULT_MAX_REJECT_RATE,
@@ -13,10 +17,12 @@ from flightline.ingest import (
     load_files,
 )
 from flightline.landing import landing_file
-from flightline.raw_schemas import LOAD_COLUMNS, RAW_TABLES, RawTable
+from flightline.raw_schemas import LOAD_COLUMNS, RAW_TABLES, RawTable, domain_text
+from flightline.settings import DBT_PROJECT_DIR
 from resources import LandingZone
 
 REJECT_CHECK = "reject_rate_below_threshold"
+SOURCES_YML = DBT_PROJECT_DIR / "models" / "staging" / "_sources.yml"
 
 
 class RawLoadConfig(dg.Config):
@@ -25,15 +31,38 @@ class RawLoadConfig(dg.Config):
     max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
 
 
-def column_schema(table: RawTable) -> dg.TableSchema:
+def source_descriptions(sources_yml: Path = SOURCES_YML) -> dict[str, dict[str, str]]:
+    """Column descriptions of the raw tables, table -> column -> text, from the dbt sources: one
+    text per column, shown by dbt docs and by the raw assets alike."""
+    tables = yaml.safe_load(sources_yml.read_text())["sources"][0]["tables"]
+    return {
+        t["name"]: {c["name"]: " ".join(c.get("description", "").split()) for c in t["columns"]}
+        for t in tables
+    }
+
+
+def column_schema(table: RawTable, descriptions: dict[str, str]) -> dg.TableSchema:
+    """The table's columns with their DuckDB types, descriptions and the domain the load
+    enforces (flightline/raw_schemas.py)."""
+
+    def text(name: str) -> str | None:
+        column = table.schema.get(name)
+        domain = domain_text(column, name in table.required) if column else ""
+        parts = [descriptions.get(name) or "", f"Loaded only if: {domain}." if domain else ""]
+        return " ".join(p for p in parts if p) or None
+
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(
-                name, duck_type, description="load column" if name in LOAD_COLUMNS else None
-            )
+            dg.TableColumn(name, duck_type, description=text(name))
             for name, duck_type in {**table.columns, **LOAD_COLUMNS}.items()
         ]
     )
+
+
+_DESCRIPTIONS = source_descriptions()
+COLUMN_SCHEMAS = {
+    name: column_schema(table, _DESCRIPTIONS.get(name, {})) for name, table in RAW_TABLES.items()
+}
 
 
 def raw_load_metadata(table: RawTable, results: list[LoadResult]) -> dict[str, object]:
@@ -43,44 +72,46 @@ def raw_load_metadata(table: RawTable, results: list[LoadResult]) -> dict[str, o
     for r in results:
         for kind, n in r.reject_reasons.items():
             reasons[kind] = reasons.get(kind, 0) + n
-    return {
-        "dagster/row_count": sum(r.rows_loaded for r in results),
-        "dagster/column_schema": column_schema(table),
-        "rows_read": read,
-        "rows_rejected": rejected,
-        "reject_rate": rejected / read if read else 0.0,
-        "reject_reasons": reasons,
-        "rejects_table": f"raw.{table.rejects_table}",
-        "duplicates_dropped": sum(r.duplicates_dropped for r in results),
-        # schema drift: columns in the files that the table does not have (ignored)
-        "extra_columns": sorted({c for r in results for c in r.extra_columns}),
-        "source_files": dg.MetadataValue.table(
-            records=[
-                dg.TableRecord(
-                    {
-                        "partition": r.partition,
-                        "file": r.source_file,
-                        "sha256": r.file_hash,
-                        "rows": r.rows_loaded,
-                        "rejected": r.rows_rejected,
-                    }
-                )
-                for r in results
-            ],
-            schema=dg.TableSchema(
-                columns=[
-                    dg.TableColumn(c, t)
-                    for c, t in [
-                        ("partition", "string"),
-                        ("file", "string"),
-                        ("sha256", "string"),
-                        ("rows", "int"),
-                        ("rejected", "int"),
+    return rounded_metadata(
+        {
+            "dagster/row_count": sum(r.rows_loaded for r in results),
+            "dagster/column_schema": COLUMN_SCHEMAS[table.name],
+            "rows_read": read,
+            "rows_rejected": rejected,
+            "reject_rate": rejected / read if read else 0.0,
+            "reject_reasons": reasons,
+            "rejects_table": f"raw.{table.rejects_table}",
+            "duplicates_dropped": sum(r.duplicates_dropped for r in results),
+            # schema drift: columns in the files that the table does not have (ignored)
+            "extra_columns": sorted({c for r in results for c in r.extra_columns}),
+            "source_files": dg.MetadataValue.table(
+                records=[
+                    dg.TableRecord(
+                        {
+                            "partition": r.partition,
+                            "file": r.source_file,
+                            "sha256": r.file_hash,
+                            "rows": r.rows_loaded,
+                            "rejected": r.rows_rejected,
+                        }
+                    )
+                    for r in results
+                ],
+                schema=dg.TableSchema(
+                    columns=[
+                        dg.TableColumn(c, t)
+                        for c, t in [
+                            ("partition", "string"),
+                            ("file", "string"),
+                            ("sha256", "string"),
+                            ("rows", "int"),
+                            ("rejected", "int"),
+                        ]
                     ]
-                ]
+                ),
             ),
-        ),
-    }
+        }
+    )
 
 
 def build_raw_asset(table: RawTable) -> dg.AssetsDefinition:
@@ -91,6 +122,8 @@ def build_raw_asset(table: RawTable) -> dg.AssetsDefinition:
         group_name="raw",
         kinds={"duckdb"},
         pool=WAREHOUSE_POOL,
+        # The columns show in the UI before the first load, too.
+        metadata={"dagster/column_schema": COLUMN_SCHEMAS[table.name]},
         partitions_def=monthly_partitions if table.monthly else None,
         backfill_policy=dg.BackfillPolicy.single_run() if table.monthly else None,
         freshness_policy=MONTHLY_DATA_FRESHNESS if table.monthly else None,
@@ -136,7 +169,7 @@ def build_raw_asset(table: RawTable) -> dg.AssetsDefinition:
                         {
                             "rows_read": e.result.rows_read,
                             "rows_rejected": e.result.rows_rejected,
-                            "reject_rate": e.result.reject_rate,
+                            "reject_rate": round(e.result.reject_rate, DIGITS),
                             "reject_reasons": e.result.reject_reasons,
                         }
                         if isinstance(e, RejectRateError)
@@ -161,12 +194,14 @@ def build_raw_asset(table: RawTable) -> dg.AssetsDefinition:
                 dg.AssetCheckResult(
                     check_name=REJECT_CHECK,
                     passed=worst.reject_rate <= config.max_reject_rate,
-                    metadata={
-                        "worst_file": worst.source_file,
-                        "reject_rate": worst.reject_rate,
-                        "max_reject_rate": config.max_reject_rate,
-                        "rows_rejected": metadata["rows_rejected"],
-                    },
+                    metadata=rounded_metadata(
+                        {
+                            "worst_file": worst.source_file,
+                            "reject_rate": worst.reject_rate,
+                            "max_reject_rate": config.max_reject_rate,
+                            "rows_rejected": metadata["rows_rejected"],
+                        }
+                    ),
                 )
             ],
         )

@@ -10,6 +10,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets.event_log import latest_metadata
+from assets.metadata import DIGITS
 from assets.model import champion_model
 from assets.partitions import WAREHOUSE_POOL, month_key, monthly_partitions
 from flightline.bento_store import build_bento, save_model_to_bentoml
@@ -143,7 +144,7 @@ def flight_predictions(
             "dagster/row_count": scored.height,
             "model_version": version,
             "months": ", ".join(months),
-            "mean_probability": float(scored["delay_probability"].mean()),
+            "mean_probability": round(float(scored["delay_probability"].mean()), DIGITS),
             "predicted_delayed": int(scored["delayed"].sum()),
         }
     )

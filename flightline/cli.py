@@ -12,8 +12,10 @@ from flightline import settings
 from flightline.landing import land, month_range
 from flightline.registry import ModelRegistry
 
+UI_PORT = 3000
 SERVE_PORT = 3001  # dagster dev takes 3000
-SERVE_HOST = "127.0.0.1"
+# Loopback by default for both: neither the UI nor the service has authentication.
+DEFAULT_HOST = "127.0.0.1"
 
 LAYERS = {
     "raw": ["raw.flights", "raw.weather", "raw.airlines", "raw.airports", "raw.planes"],
@@ -34,6 +36,11 @@ def prepare_dagster_home() -> Path:
         shutil.copy(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
     settings.export_environment()
     return home
+
+
+def ui_command(host: str, port: int) -> list[str]:
+    """``dagster dev`` on this project: webserver on host:port, plus the daemon."""
+    return ["dagster", "dev", "-m", "definitions", "--host", host, "--port", str(port)]
 
 
 def row_counts(tables: dict[str, list[str]]) -> dict[str, dict[str, int | None]]:
@@ -206,13 +213,14 @@ def main(argv: list[str] | None = None) -> None:
     backtest.add_argument("--folds", type=int, default=3, help="how many months (default 3)")
     rollback = sub.add_parser("rollback", help="make the previous validated model the champion")
     rollback.add_argument("--reason", required=True, help="recorded with the rollback")
-    sub.add_parser("ui", help="start dagster dev on this project")
+    ui = sub.add_parser("ui", help="start dagster dev on this project")
     serve = sub.add_parser("serve", help="serve the latest bento with bentoml serve")
-    # Loopback by default: the service has no authentication. --host 0.0.0.0 exposes it.
-    serve.add_argument(
-        "--host", default=SERVE_HOST, help=f"interface to bind (default {SERVE_HOST})"
-    )
-    serve.add_argument("--port", type=int, default=SERVE_PORT)
+    for p, port in ((ui, UI_PORT), (serve, SERVE_PORT)):
+        # --host 0.0.0.0 exposes it to other machines: neither has authentication.
+        p.add_argument(
+            "--host", default=DEFAULT_HOST, help=f"interface to bind (default {DEFAULT_HOST})"
+        )
+        p.add_argument("--port", type=int, default=port, help=f"TCP port (default {port})")
     args = parser.parse_args(argv)
 
     if args.command == "counts":
@@ -246,7 +254,8 @@ def main(argv: list[str] | None = None) -> None:
         with dg.DagsterInstance.get() as instance:
             recover_runs(instance)
         os.chdir(settings.PROJECT_ROOT)
-        os.execvp("dagster", ["dagster", "dev", "-m", "definitions"])
+        print(f"Dagster UI on http://{args.host}:{args.port}", flush=True)
+        os.execvp("dagster", ui_command(args.host, args.port))
     if args.command == "serve":
         from flightline.bento_store import latest_bento_tag
 

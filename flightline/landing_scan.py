@@ -32,6 +32,9 @@ DONE_SUFFIX = ".done"
 # of new files never makes a tick slow (the sensor's evaluation has a time limit).
 MAX_HASH_FILES_PER_TICK = 200
 MAX_HASH_BYTES_PER_TICK = 1 << 30
+# The cursor keeps this many hex digits of each file's sha256 (64 bits): enough to tell a file's
+# new content from its old, and a quarter of the size. Run keys carry the full hash.
+CURSOR_HASH_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,8 @@ def changed_files(
     files: list[LandedFile], seen: dict[str, list], root: Path
 ) -> tuple[list[tuple[LandedFile, str]], dict[str, list], list[Skipped]]:
     """Files whose content is new since ``seen`` (the sensor cursor: relative path -> [size,
-    mtime_ns, sha256]), with their sha256, the updated cursor, and files that could not be read.
+    mtime_ns, sha256 prefix]), with their full sha256, the updated cursor, and files that could
+    not be read.
 
     A file is hashed only when its size or mtime changed, so unchanged files cost a stat; at
     most ``MAX_HASH_FILES_PER_TICK`` files (``MAX_HASH_BYTES_PER_TICK`` bytes) are hashed per
@@ -198,7 +202,7 @@ def changed_files(
             unreadable.append(Skipped(f.path, f"cannot read: {e.strerror or e}"))
             continue
         hashed, hashed_bytes = hashed + 1, hashed_bytes + f.size
-        updated[key] = [f.size, f.mtime_ns, digest]
-        if not entry or entry[2] != digest:
+        updated[key] = [f.size, f.mtime_ns, digest[:CURSOR_HASH_CHARS]]
+        if not entry or entry[2] != digest[:CURSOR_HASH_CHARS]:
             changed.append((f, digest))
     return changed, updated, unreadable

@@ -36,6 +36,22 @@ class Column:
             raise ValueError("a VARCHAR column needs max_length or values")
 
 
+def domain_text(column: Column, required: bool) -> str:
+    """The values a column may hold, in words: 'required; 1 to 12000', 'one of EWR, JFK, LGA'."""
+    parts = ["required"] if required else []
+    if column.values:
+        parts.append(f"one of {', '.join(column.values)}")
+    elif column.hhmm:
+        parts.append(f"HHMM clock time {column.min:04.0f} to {column.max:04.0f}, minutes 00-59")
+    elif column.min is not None:
+        parts.append(f"{column.min:g} to {column.max:g}")
+    if column.pattern:
+        parts.append(f"matches {column.pattern}")
+    if column.max_length:
+        parts.append(f"at most {column.max_length} characters")
+    return "; ".join(parts)
+
+
 def integer(lo: int, hi: int, *, required: bool = False) -> Column:
     return Column("INTEGER", required=required, min=lo, max=hi)
 

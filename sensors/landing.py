@@ -17,7 +17,7 @@ import dagster as dg
 from assets.event_log import latest_metadata
 from assets.partitions import month_key, monthly_partitions
 from flightline.ingest import FULL_PARTITION
-from flightline.landing_scan import Skipped, changed_files, scan
+from flightline.landing_scan import CURSOR_HASH_CHARS, Skipped, changed_files, scan
 from jobs import ingest_job
 from resources import LandingZone
 
@@ -51,12 +51,48 @@ def partition_months(now: float) -> tuple[str, str] | None:
     return (month_key(first), month_key(last)) if first and last else None
 
 
+CURSOR_VERSION = 2
+
+
+def write_cursor(seen: dict[str, list], refused: dict[str, str]) -> str:
+    """The cursor as compact JSON: files grouped by table folder and keyed by month ('' for a
+    reference table), ``{"flights": {"2013-01": [size, mtime_ns, sha256 prefix]}}``, instead of
+    one full path and full hash each. The sensor's page in the UI shows it whole."""
+    files: dict[str, dict[str, list]] = {}
+    for path, entry in sorted(seen.items()):
+        folder, _, name = path.partition("/")
+        stem = name.removesuffix(".csv")
+        key = stem.removeprefix(f"{folder}_") if stem != folder else ""
+        if f"{folder}/{_file_name(folder, key)}" != path:
+            key = name  # not a landing file name: kept whole
+        files.setdefault(folder, {})[key] = entry
+    state = {"v": CURSOR_VERSION, "files": files, "refused": refused}
+    return json.dumps(state, separators=(",", ":"))
+
+
+def _file_name(folder: str, key: str) -> str:
+    if key.endswith(".csv"):
+        return key
+    return f"{folder}_{key}.csv" if key else f"{folder}.csv"
+
+
 def read_cursor(cursor: str | None) -> tuple[dict[str, list], dict[str, str]]:
-    """(files seen, refusals already logged). Older cursors held only the files, by path."""
+    """(files seen: relative path -> [size, mtime_ns, sha256 prefix], refusals already logged).
+
+    Reads the compact cursor and the earlier one (full paths and hashes); older cursors held only
+    the files, by path: everything is hashed again (run keys still dedupe)."""
     state = json.loads(cursor) if cursor else {}
-    if "files" in state:
-        return state["files"], state.get("refused", {})
-    return {}, {}  # an old cursor: hash everything again (run keys still dedupe)
+    refused = state.get("refused", {})
+    if state.get("v") == CURSOR_VERSION:
+        seen = {
+            f"{folder}/{_file_name(folder, key)}": entry
+            for folder, entries in state["files"].items()
+            for key, entry in entries.items()
+        }
+        return seen, refused
+    if "files" in state:  # full paths and full hashes
+        return {p: [*e[:2], e[2][:CURSOR_HASH_CHARS]] for p, e in state["files"].items()}, refused
+    return {}, {}
 
 
 def build_landing_sensor(clock: Callable[[], float] = time.time) -> dg.SensorDefinition:
@@ -105,7 +141,7 @@ def build_landing_sensor(clock: Callable[[], float] = time.time) -> dg.SensorDef
             message += f": {found.waiting[0].reason}"
         return dg.SensorResult(
             run_requests=requests,
-            cursor=json.dumps({"files": seen, "refused": reasons}),
+            cursor=write_cursor(seen, reasons),
             skip_reason=None if requests else dg.SkipReason(message),
         )
 

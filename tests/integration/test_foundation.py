@@ -39,6 +39,11 @@ def test_two_months_flow_from_landing_to_marts_and_reruns_change_nothing(warehou
         assert "unique_fct_flights_flight_id" in names
         assert "reject_rate_below_threshold" in names
         assert len(checks) > 40
+        # figures are rounded in the UI (raw loads and dbt's durations alike)
+        for event in result.get_asset_materialization_events():
+            for key, value in event.materialization.metadata.items():
+                if isinstance(value, dg.FloatMetadataValue):
+                    assert value.value == round(value.value, 4), (event.asset_key, key, value)
 
     after_two = counts(warehouse_env)
     assert after_two == {

@@ -16,7 +16,7 @@ from flightline.landing import landing_file
 from flightline.landing_scan import SETTLE_SECONDS
 from flightline.raw_schemas import FLIGHTS
 from resources import LandingZone
-from sensors.landing import build_landing_sensor
+from sensors.landing import build_landing_sensor, read_cursor, write_cursor
 
 NOW = dt.datetime(2014, 6, 15, 12, tzinfo=dt.UTC).timestamp()  # partitions 2013-01 .. 2014-05
 SETTLED = 1_000_000_000  # modified long before NOW
@@ -108,7 +108,8 @@ def test_partial_and_outside_files_are_ignored_or_refused(evaluate, zone, tmp_pa
 
     later = evaluate(zone, cursor=result.cursor)
     assert later.run_requests == []
-    known = {os.path.basename(k) for k in json.loads(later.cursor)["files"]}
+    known = {os.path.basename(k) for k in read_cursor(later.cursor)[0]}
+    assert "flights_2013-02.csv" in known
     assert known.isdisjoint({"flights_2013-03.csv.part", "flights_2013-05.csv"})
     assert "refused flights_2013-05.csv: resolves outside the landing zone" in (
         later.skip_reason.skip_message
@@ -224,3 +225,30 @@ def test_content_already_loaded_is_not_requested_again(evaluate, zone, tmp_path)
     keys = requested(result)
     assert "flights:2013-01" not in keys
     assert "flights:2013-02" in keys
+
+
+def test_the_cursor_is_compact_and_reads_back_exactly(evaluate, zone):
+    result = evaluate(zone)
+    seen, refusals = read_cursor(result.cursor)
+    assert len(seen) == 7 and refusals == {}
+    assert (
+        seen["flights/flights_2013-01.csv"][2]
+        == next(
+            r.run_key.rsplit(":", 1)[1]
+            for r in result.run_requests
+            if r.run_key.startswith("flights:2013-01")
+        )[: landing_scan.CURSOR_HASH_CHARS]
+    )
+    assert read_cursor(write_cursor(seen, {"gates": "not a table folder"})) == (
+        seen,
+        {"gates": "not a table folder"},
+    )
+    state = json.loads(result.cursor)
+    assert set(state["files"]) == {"flights", "weather", "airlines", "airports", "planes"}
+    assert set(state["files"]["flights"]) == {"2013-01", "2013-02"}
+    assert set(state["files"]["planes"]) == {""}
+    # the earlier cursor (full paths and hashes) is read, and its files are not hashed again
+    earlier = json.dumps({"files": {p: [*e[:2], e[2] + "0" * 48] for p, e in seen.items()}})
+    assert len(result.cursor) < 0.6 * len(earlier)  # about half
+    assert read_cursor(earlier)[0] == seen
+    assert evaluate(zone, cursor=earlier).run_requests == []

@@ -78,6 +78,19 @@ def test_training_registers_a_validated_champion_with_a_readable_card(trained):
     assert booster.feature_name() == card["features"]
 
 
+def test_the_model_page_shows_its_curves_inline_and_rounded_figures(trained):
+    from assets.event_log import latest_materialization
+    from assets.plots import MARKDOWN_INLINE_LIMIT
+
+    metadata = latest_materialization(trained.instance, DELAY_MODEL).metadata
+    for chart in ("roc_curve", "calibration_curve"):  # markdown short enough to render inline
+        assert len(metadata[chart].value) < MARKDOWN_INLINE_LIMIT
+    assert metadata["roc_table"].records[-1].data["FPR"] == "AUC"
+    floats = {k: v.value for k, v in metadata.items() if isinstance(v, dg.FloatMetadataValue)}
+    assert "test_auc_as_served" in floats
+    assert all(v == round(v, 4) for v in floats.values()), floats
+
+
 def test_shuffled_labels_fail_the_gate_and_leave_the_champion(trained):
     registry = trained.resources["artifacts"].registry
     before = registry.index()
