@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from assets.metadata import rounded_metadata
 from assets.monitoring import headline, performance_table
 from assets.partitions import FOLLOWS_UPSTREAM, WAREHOUSE_POOL, month_key, monthly_partitions
 from flightline.live_metrics import performance_by_version
@@ -59,13 +60,15 @@ def served_predictions(
         replace_rows(conn, SERVED_TABLE, served, "flight_month", [month])
     rows = performance_by_version(served)
     return dg.MaterializeResult(
-        metadata={
-            "rows_served": served.height,
-            "rows_with_outcome": rows[-1]["n"],
-            "requests": served["request_id"].n_unique(),
-            "model_versions": ", ".join(sorted(served["model_version"].unique().drop_nulls())),
-            **{f"live_{k}": v for k, v in headline(rows).items() if k != "n"},
-            "by_model_version": performance_table(rows),
-            "table": SERVED_TABLE,
-        }
+        metadata=rounded_metadata(
+            {
+                "rows_served": served.height,
+                "rows_with_outcome": rows[-1]["n"],
+                "requests": served["request_id"].n_unique(),
+                "model_versions": ", ".join(sorted(served["model_version"].unique().drop_nulls())),
+                **{f"live_{k}": v for k, v in headline(rows).items() if k != "n"},
+                "by_model_version": performance_table(rows),
+                "table": SERVED_TABLE,
+            }
+        )
     )

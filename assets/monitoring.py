@@ -6,6 +6,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets.features import flight_features as flight_features_asset
+from assets.metadata import rounded_metadata
 from assets.model import png_markdown
 from assets.partitions import FOLLOWS_UPSTREAM, WAREHOUSE_POOL, month_key, monthly_partitions
 from assets.serving import PREDICTIONS_TABLE, flight_predictions
@@ -51,7 +52,7 @@ SCORED_AGGREGATES = [
 
 def drift_records(table: pl.DataFrame) -> list[dg.TableRecord]:
     return [
-        dg.TableRecord({"feature": f, "psi": round(p, 4), "drifting": p > DRIFT_THRESHOLD})
+        dg.TableRecord({"feature": f, "psi": p, "drifting": p > DRIFT_THRESHOLD})
         for f, p in table.select("feature", "psi").iter_rows()
     ]
 
@@ -118,43 +119,45 @@ def feature_drift(
         )
     labels = (f"{reference.month} (reference)", month)
     return dg.MaterializeResult(
-        metadata={
-            "max_psi": round(summary["max_psi"], 4),
-            "max_feature": summary["max_feature"],
-            "drifting_features": ", ".join(summary["drifting"]) or "none",
-            "threshold": DRIFT_THRESHOLD,
-            "reference": reference.describe(),
-            "reference_month": reference.month,
-            "aggregates_scored": reference.aggregates_comparable,
-            "rows": current.height,
-            "psi_by_feature": dg.MetadataValue.table(
-                drift_records(table),
-                schema=dg.TableSchema(
-                    columns=[
-                        dg.TableColumn("feature", "string"),
-                        dg.TableColumn("psi", "float"),
-                        dg.TableColumn("drifting", "bool"),
-                    ]
+        metadata=rounded_metadata(
+            {
+                "max_psi": summary["max_psi"],
+                "max_feature": summary["max_feature"],
+                "drifting_features": ", ".join(summary["drifting"]) or "none",
+                "threshold": DRIFT_THRESHOLD,
+                "reference": reference.describe(),
+                "reference_month": reference.month,
+                "aggregates_scored": reference.aggregates_comparable,
+                "rows": current.height,
+                "psi_by_feature": dg.MetadataValue.table(
+                    drift_records(table),
+                    schema=dg.TableSchema(
+                        columns=[
+                            dg.TableColumn("feature", "string"),
+                            dg.TableColumn("psi", "float"),
+                            dg.TableColumn("drifting", "bool"),
+                        ]
+                    ),
                 ),
-            ),
-            "plot_top_drifting_features": png_markdown(
-                "reference vs current",
-                histograms_png(baseline, current, table, labels, set(CATEGORICAL_FEATURES)),
-            ),
-            "plot_psi_by_month": png_markdown("PSI by month", psi_by_month_png(history)),
-        }
+                "plot_top_drifting_features": png_markdown(
+                    "reference vs current",
+                    histograms_png(baseline, current, table, labels, set(CATEGORICAL_FEATURES)),
+                ),
+                "plot_psi_by_month": png_markdown("PSI by month", psi_by_month_png(history)),
+            }
+        )
     )
 
 
 def performance_table(rows: list[dict]) -> dg.MetadataValue:
-    """Live figures per model version, rounded, as a table in the UI."""
+    """Live figures per model version, as a table in the UI."""
     figures = ("n", "auc", "brier", "mean_predicted", "observed_rate", "calibration_in_the_large")
     return dg.MetadataValue.table(
         [
             dg.TableRecord(
                 {
                     "model_version": r["model_version"],
-                    **{k: r[k] if k == "n" or r[k] is None else round(r[k], 4) for k in figures},
+                    **{k: r[k] for k in figures},
                 }
             )
             for r in rows
@@ -167,8 +170,8 @@ def performance_table(rows: list[dict]) -> dg.MetadataValue:
 
 
 def headline(rows: list[dict]) -> dict[str, float | int]:
-    """The month's figures over every version that scored it (the last row), rounded."""
-    return {k: round(v, 4) for k, v in rows[-1].items() if k != "model_version" and v is not None}
+    """The month's figures over every version that scored it (the last row)."""
+    return {k: v for k, v in rows[-1].items() if k != "model_version" and v is not None}
 
 
 @dg.asset(
@@ -213,12 +216,14 @@ def model_performance(
         artifacts.registry.card(champion)["data_window"]["test_month"] if champion else None
     )
     return dg.MaterializeResult(
-        metadata={
-            **headline(rows),
-            "by_model_version": performance_table(rows),
-            "model_versions": ", ".join(sorted(scored["model_version"].unique().to_list())),
-            "rows_scored": scored.height,
-            # a month up to the champion's test month was seen in training or testing
-            "after_champion_test_month": bool(trained_through and month > trained_through),
-        }
+        metadata=rounded_metadata(
+            {
+                **headline(rows),
+                "by_model_version": performance_table(rows),
+                "model_versions": ", ".join(sorted(scored["model_version"].unique().to_list())),
+                "rows_scored": scored.height,
+                # a month up to the champion's test month was seen in training or testing
+                "after_champion_test_month": bool(trained_through and month > trained_through),
+            }
+        )
     )
