@@ -37,15 +37,17 @@ def prepare_dagster_home() -> Path:
 
 
 def row_counts(tables: dict[str, list[str]]) -> dict[str, dict[str, int | None]]:
-    from flightline.warehouse import connect_reader
+    from flightline.warehouse import connect_read_only
 
     counts: dict[str, dict[str, int | None]] = {}
-    # Retries while a run writes, then raises WarehouseBusy with a plain message.
-    with connect_reader(settings.duckdb_path()) as conn:
+    # The file: retries while a run writes, then raises WarehouseBusy with a plain message.
+    # The lake: reads the latest committed snapshot while runs write.
+    with connect_read_only() as conn:
         existing = {
             f"{s}.{t}"
             for s, t in conn.execute(
-                "SELECT table_schema, table_name FROM information_schema.tables"
+                "SELECT table_schema, table_name FROM information_schema.tables "
+                "WHERE table_catalog = current_database()"
             ).fetchall()
         }
         for layer, names in tables.items():
