@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import time
@@ -42,10 +43,8 @@ def is_commit_conflict(exc: BaseException) -> bool:
 
 def rollback_quietly(conn: duckdb.DuckDBPyConnection) -> None:
     """End the open transaction, if any (a failed COMMIT has already ended it)."""
-    try:
+    with contextlib.suppress(duckdb.Error):
         conn.execute("ROLLBACK")
-    except duckdb.Error:
-        pass
 
 
 def retry_on_conflict(
