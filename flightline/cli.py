@@ -30,10 +30,28 @@ def prepare_dagster_home() -> Path:
     # price: partitions of a failed range run show as missing, not failed, in the UI.
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copy(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    install_instance_config(home)
     settings.export_environment()
     return home
+
+
+INSTANCE_TEMPLATES = {False: "dagster.yaml", True: "dagster.postgres.yaml"}
+
+
+def install_instance_config(home: Path) -> Path:
+    """Give ``home`` the instance settings for the current setting: SQLite in the data folder
+    (default) or PostgreSQL (``FLIGHTLINE_POSTGRES_URL``). A dagster.yaml someone edited (not a
+    copy of either template) is left alone."""
+    target = home / "dagster.yaml"
+    source = settings.PROJECT_ROOT / INSTANCE_TEMPLATES[settings.postgres_url() is not None]
+    templates = {(settings.PROJECT_ROOT / t).read_text() for t in INSTANCE_TEMPLATES.values()}
+    if not target.exists() or target.read_text() in templates:
+        shutil.copy(source, target)
+    if settings.postgres_url():
+        from flightline.lake import check_postgres_reachable
+
+        check_postgres_reachable(settings.postgres_url(), purpose="the Dagster instance's storage")
+    return target
 
 
 def row_counts(tables: dict[str, list[str]]) -> dict[str, dict[str, int | None]]:

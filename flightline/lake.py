@@ -8,6 +8,7 @@ steps, dbt subprocesses, readers) then loads them by name.
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 import time
@@ -70,6 +71,14 @@ def install_extensions(directory: Path | None = None) -> Path:
     """Install the packaged ducklake and postgres extensions into ``directory`` (idempotent)."""
     directory = directory or settings.paths().duckdb_extensions
     directory.mkdir(parents=True, exist_ok=True)
+    # Several processes (two runs, dbt, a reader) may start at once: one installs, others wait.
+    with open(directory / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _install(directory)
+    return directory
+
+
+def _install(directory: Path) -> None:
     with duckdb.connect(config={"extension_directory": str(directory)}) as conn:
         installed = {
             name
@@ -93,7 +102,6 @@ def install_extensions(directory: Path | None = None) -> Path:
             finally:
                 named.unlink(missing_ok=True)
                 named.parent.rmdir()
-    return directory
 
 
 def connection_config() -> dict[str, object]:
@@ -106,7 +114,9 @@ def connection_config() -> dict[str, object]:
     }
 
 
-def check_catalog_reachable(url: str, timeout_s: int = 5) -> None:
+def check_postgres_reachable(
+    url: str, purpose: str = "the DuckLake catalog", timeout_s: int = 5
+) -> None:
     """Raise :class:`LakeUnavailable` naming the server when PostgreSQL does not answer."""
     import psycopg2
 
@@ -116,7 +126,7 @@ def check_catalog_reachable(url: str, timeout_s: int = 5) -> None:
         parsed = urlparse(url)
         raise LakeUnavailable(
             f"PostgreSQL unreachable at {parsed.hostname}:{parsed.port or 5432} "
-            f"(database {parsed.path.lstrip('/')!r}, the DuckLake catalog): "
+            f"(database {parsed.path.lstrip('/')!r}, {purpose}): "
             f"{str(exc).strip().splitlines()[0]}"
         ) from None
 
@@ -139,7 +149,7 @@ def connect(read_only: bool = False, retries: int = 3) -> duckdb.DuckDBPyConnect
                 time.sleep(0.2 * 2**attempt)
                 continue
             conn.close()
-            check_catalog_reachable(settings.lake_catalog())
+            check_postgres_reachable(settings.lake_catalog())  # a plainer message if it is down
             raise
     conn.execute(f"USE {LAKE}")
     return conn

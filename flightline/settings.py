@@ -105,13 +105,22 @@ def lake_data_path() -> str:
     return path.rstrip("/") + "/"
 
 
+def dagster_postgres_url(url: str) -> str:
+    """``url`` for dagster-postgres's SQLAlchemy engine, with the driver it installs (psycopg2):
+    SQLAlchemy 2.1 maps a plain ``postgresql://`` to psycopg 3, which is not installed."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("postgres", "postgresql", "postgresql+psycopg2"):
+        raise ValueError(f"FLIGHTLINE_POSTGRES_URL={url!r}: expected postgresql://user@host:port/db")
+    return f"postgresql+psycopg2://{rest}"
+
+
 def export_environment() -> None:
     """Expose the resolved paths to subprocesses (dbt, bentoml) started from this process."""
     os.environ["FLIGHTLINE_DUCKDB_PATH"] = duckdb_path()
     os.environ["FLIGHTLINE_WAREHOUSE"] = warehouse_kind()
-    # dbt's profile reads these two even on the file target (env_var with a default is not
-    # enough for its attach: list), so they always have a value.
     os.environ["FLIGHTLINE_DUCKDB_EXTENSIONS"] = str(paths().duckdb_extensions)
+    if postgres_url():
+        os.environ["FLIGHTLINE_DAGSTER_POSTGRES_URL"] = dagster_postgres_url(postgres_url())
     if warehouse_kind() == "ducklake":
         from flightline.lake import attach_path, install_extensions
 
