@@ -29,7 +29,7 @@ import duckdb
 from flightline.landing import file_sha256, parse_month
 from flightline.landing_read import LandingFileError, check_header, sniff_header, stage_file
 from flightline.raw_schemas import LOAD_COLUMNS, Column, RawTable
-from flightline.warehouse import is_lake, retry_on_conflict, rollback_quietly
+from flightline.warehouse import is_lake, rollback_quietly
 
 RAW_SCHEMA = "raw"
 FULL_PARTITION = "full"
@@ -348,7 +348,9 @@ def load_files(
     rejected rows than ``max_reject_rate``), no partition changes. ``None`` disables the rate."""
     loaded_at = dt.datetime.now(dt.UTC)
     if is_lake(conn):
-        return _load_files_lake(conn, table, files, landing_root, max_reject_rate, loaded_at)
+        from flightline.ingest_lake import load_files_lake
+
+        return load_files_lake(conn, table, files, landing_root, max_reject_rate, loaded_at)
     conn.execute("BEGIN TRANSACTION")
     try:
         for stmt in create_tables_sql(table):
@@ -361,49 +363,6 @@ def load_files(
     except BaseException:
         rollback_quietly(conn)
         raise
-    return results
-
-
-def _load_files_lake(
-    conn: duckdb.DuckDBPyConnection,
-    table: RawTable,
-    files: list[tuple[Path, str]],
-    landing_root: Path,
-    max_reject_rate: float | None,
-    loaded_at: dt.datetime,
-) -> list[LoadResult]:
-    """``load_files`` on DuckLake: validate every file into TEMP tables first (outside any lake
-    transaction, in parallel with other runs), then replace the partitions in one short
-    transaction, retried when a concurrent run's commit on the same table conflicts."""
-    typed, rejects = _column_defs(table)
-    ready = ("_ready_rows", "_ready_rejects")
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE {ready[0]} ({', '.join(typed)})")
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE {ready[1]} ({', '.join(rejects)})")
-    try:
-        results = [
-            _load_one(conn, table, path, landing_root, part, max_reject_rate, loaded_at, ready)
-            for path, part in files
-        ]
-        partitions = [r.partition for r in results]
-        target, rejects_table = f"{RAW_SCHEMA}.{table.name}", f"{RAW_SCHEMA}.{table.rejects_table}"
-
-        def commit() -> None:
-            conn.execute("BEGIN TRANSACTION")
-            try:
-                for stmt in create_tables_sql(table):
-                    conn.execute(stmt)
-                for name, temp in ((target, ready[0]), (rejects_table, ready[1])):
-                    conn.execute(f"DELETE FROM {name} WHERE _partition IN (SELECT UNNEST(?))", [partitions])
-                    conn.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {temp}")
-                conn.execute("COMMIT")
-            except BaseException:
-                rollback_quietly(conn)
-                raise
-
-        retry_on_conflict(conn, commit)
-    finally:
-        for temp in ready:
-            conn.execute(f"DROP TABLE IF EXISTS {temp}")
     return results
 
 
