@@ -148,6 +148,11 @@ def connect(read_only: bool = False, retries: int = 3) -> duckdb.DuckDBPyConnect
             if "conflict" in str(exc).lower() and attempt < retries:
                 time.sleep(0.2 * 2**attempt)
                 continue
+            # A reader of a lake nothing has written yet: create the (empty) catalog, read it.
+            if read_only and "creating a new ducklake is explicitly disabled" in str(exc).lower():
+                conn.close()
+                connect(read_only=False).close()
+                return connect(read_only=True, retries=retries)
             conn.close()
             check_postgres_reachable(settings.lake_catalog())  # a plainer message if it is down
             raise

@@ -63,3 +63,13 @@ def test_a_commit_that_conflicts_with_another_writer_is_retried(lake_conn):
     assert read_table(lake_conn, "SELECT month, sum(n) AS n FROM features.t GROUP BY 1 ORDER BY 1")[
         "n"
     ].to_list() == [3, 5, 9]
+
+
+def test_counts_on_a_lake_nothing_has_written_yet(postgres_url, tmp_path, monkeypatch):
+    from flightline.cli import LAYERS, row_counts
+
+    monkeypatch.setenv("FLIGHTLINE_WAREHOUSE", "ducklake")
+    monkeypatch.setenv("FLIGHTLINE_LAKE_CATALOG", create_database(postgres_url, "lake_empty"))
+    monkeypatch.setenv("FLIGHTLINE_LAKE_DATA_PATH", str(tmp_path / "lake"))
+    counts = row_counts(LAYERS)  # a read-only attach of a catalog that does not exist yet
+    assert counts["raw"]["raw.flights"] is None and counts["marts"]["marts.fct_flights"] is None
