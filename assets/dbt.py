@@ -13,7 +13,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from assets.metadata import rounded_metadata
-from assets.partitions import FOLLOWS_UPSTREAM, WAREHOUSE_POOL, monthly_partitions
+from assets.partitions import DBT_POOL, FOLLOWS_UPSTREAM, monthly_partitions
 from resources.dbt import dbt_project
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"
@@ -125,7 +125,7 @@ translator = FlightlineDbtTranslator()
     project=dbt_project,
     exclude=INCREMENTAL_SELECTOR,
     dagster_dbt_translator=translator,
-    pool=WAREHOUSE_POOL,
+    pool=DBT_POOL,
     name="dbt_models",
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
@@ -140,7 +140,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     dagster_dbt_translator=translator,
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=WAREHOUSE_POOL,
+    pool=DBT_POOL,
     name="dbt_monthly_models",
 )
 def dbt_monthly_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):

@@ -4,6 +4,8 @@ import datetime as dt
 
 import dagster as dg
 
+from flightline import settings
+
 # Flights and weather arrive by month. No end date: simulated and newly landed months after 2013
 # get partitions of their own.
 monthly_partitions = dg.MonthlyPartitionsDefinition(start_date="2013-01-01")
@@ -22,8 +24,14 @@ FOLLOWS_UPSTREAM = (
     & ~dg.AutomationCondition.in_progress()
 ).with_label("follows upstream")
 
-# The DuckDB file takes one writer at a time: every asset that opens it runs in this pool.
-WAREHOUSE_POOL = "duckdb"
+# The DuckDB file takes one writer at a time: every asset that opens it runs in pool "duckdb"
+# (limit 1 in dagster.yaml). A DuckLake lake takes many writers (each commit is a snapshot; a
+# conflicting commit is retried), so Python steps there run without a pool. dbt steps on the lake
+# keep one of their own ("dbt", limit 1): two dbt builds replace the same staging views and
+# dimension tables, so they take turns while ingest, features and training overlap freely.
+_ON_LAKE = settings.warehouse_kind() == "ducklake"
+WAREHOUSE_POOL: str | None = None if _ON_LAKE else "duckdb"
+DBT_POOL = "dbt" if _ON_LAKE else "duckdb"
 
 
 def month_key(partition_key: str) -> str:

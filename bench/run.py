@@ -15,7 +15,10 @@ Runs, one after another (never two at once: the machine has 2 cores):
 4. the Polars feature build against a pandas implementation (bench/pandas_features.py) on the
    1x warehouse, outputs asserted equal;
 5. serving: in process against ``bentoml serve`` under load from another process
-   (bench/serving.py), on the 1x data folder.
+   (bench/serving.py), on the 1x data folder;
+6. scale-out (bench/lake.py, on a throwaway PostgreSQL cluster): the 1x and 30x end to end on
+   PostgreSQL + DuckLake against the DuckDB file runs of step 1, and two month ingests at once
+   on the lake against the same two in sequence.
 
 Prints one table (and writes it as JSON to ``<root>/results.json``).
 """
@@ -277,10 +280,21 @@ def main() -> None:
         rows += scale_rows
         print_table(info, rows)
     one_x = homes.get(1) or homes[scales[0]]
+    file_seconds = {
+        s: next(r["value"] for r in rows if r["name"] == f"{s}x end to end, Dagster (s)")
+        for s in scales
+    }
+
+    def scale_out() -> list[dict]:
+        from bench.lake import lake_rows
+
+        return lake_rows(root, [s for s in (1, 30) if s in scales], file_seconds)
+
     sections = {
         "incremental": lambda: incremental_month(homes[incremental_scale], incremental_scale),
         "features": lambda: feature_rows(one_x),
         "serving": lambda: serving_rows(one_x),
+        "scale-out": scale_out,
     }
     for name, section in sections.items():
         try:

@@ -32,8 +32,7 @@ def prepare_dagster_home() -> Path:
     # price: partitions of a failed range run show as missing, not failed, in the UI.
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copy(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    install_instance_config(home)
     settings.export_environment()
     return home
 
@@ -43,16 +42,37 @@ def ui_command(host: str, port: int) -> list[str]:
     return ["dagster", "dev", "-m", "definitions", "--host", host, "--port", str(port)]
 
 
+INSTANCE_TEMPLATES = {False: "dagster.yaml", True: "dagster.postgres.yaml"}
+
+
+def install_instance_config(home: Path) -> Path:
+    """Give ``home`` the instance settings for the current setting: SQLite in the data folder
+    (default) or PostgreSQL (``FLIGHTLINE_POSTGRES_URL``). A dagster.yaml someone edited (not a
+    copy of either template) is left alone."""
+    target = home / "dagster.yaml"
+    source = settings.PROJECT_ROOT / INSTANCE_TEMPLATES[settings.postgres_url() is not None]
+    templates = {(settings.PROJECT_ROOT / t).read_text() for t in INSTANCE_TEMPLATES.values()}
+    if not target.exists() or target.read_text() in templates:
+        shutil.copy(source, target)
+    if settings.postgres_url():
+        from flightline.lake import check_postgres_reachable
+
+        check_postgres_reachable(settings.postgres_url(), purpose="the Dagster instance's storage")
+    return target
+
+
 def row_counts(tables: dict[str, list[str]]) -> dict[str, dict[str, int | None]]:
-    from flightline.warehouse import connect_reader
+    from flightline.warehouse import connect_read_only
 
     counts: dict[str, dict[str, int | None]] = {}
-    # Retries while a run writes, then raises WarehouseBusy with a plain message.
-    with connect_reader(settings.duckdb_path()) as conn:
+    # The file: retries while a run writes, then raises WarehouseBusy with a plain message.
+    # The lake: reads the latest committed snapshot while runs write.
+    with connect_read_only() as conn:
         existing = {
             f"{s}.{t}"
             for s, t in conn.execute(
-                "SELECT table_schema, table_name FROM information_schema.tables"
+                "SELECT table_schema, table_name FROM information_schema.tables "
+                "WHERE table_catalog = current_database()"
             ).fetchall()
         }
         for layer, names in tables.items():

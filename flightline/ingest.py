@@ -29,6 +29,7 @@ import duckdb
 from flightline.landing import file_sha256, parse_month
 from flightline.landing_read import LandingFileError, check_header, sniff_header, stage_file
 from flightline.raw_schemas import LOAD_COLUMNS, Column, RawTable
+from flightline.warehouse import is_lake, rollback_quietly
 
 RAW_SCHEMA = "raw"
 FULL_PARTITION = "full"
@@ -161,7 +162,8 @@ def reject_reason_sql(table: RawTable, partition: str) -> str:
     return f"concat_ws('; ', {', '.join(parts)})"
 
 
-def create_tables_sql(table: RawTable) -> list[str]:
+def _column_defs(table: RawTable) -> tuple[list[str], list[str]]:
+    """Column definitions of ``raw.<table>`` and of its rejects table."""
     typed = [f"{q(c)} {t}" for c, t in {**table.columns, **LOAD_COLUMNS}.items()]
     rejects = (
         ["_line INTEGER", "_reason VARCHAR"]
@@ -169,6 +171,11 @@ def create_tables_sql(table: RawTable) -> list[str]:
         + [f"{q(c)} {t}" for c, t in LOAD_COLUMNS.items()]
         + ["_raw_line VARCHAR"]  # the line as read, for lines that are not a row
     )
+    return typed, rejects
+
+
+def create_tables_sql(table: RawTable) -> list[str]:
+    typed, rejects = _column_defs(table)
     rejects_table = f"{RAW_SCHEMA}.{table.rejects_table}"
     return [
         f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}",
@@ -260,7 +267,10 @@ def _load_one(
     partition: str,
     max_reject_rate: float | None,
     loaded_at: dt.datetime,
+    targets: tuple[str, str] | None = None,
 ) -> LoadResult:
+    """Validate one file and insert its rows into ``targets`` (rows, rejects), by default
+    ``raw.<table>`` and its rejects table after deleting the partition's previous rows."""
     if not path.is_file():
         raise LandingFileError(path, "no landing file: land it first (flightline land)")
     source = str(path.resolve().relative_to(landing_root.resolve()))
@@ -303,13 +313,16 @@ def _load_one(
         ).fetchall()
         raise _reject_error(path, result, max_reject_rate, examples)
 
-    target, rejects = f"{RAW_SCHEMA}.{table.name}", f"{RAW_SCHEMA}.{table.rejects_table}"
     load = [source, file_hash, loaded_at, partition]
     load_cols = "?::VARCHAR AS _source_file, ?::VARCHAR AS _file_hash, "
     load_cols += "?::TIMESTAMPTZ AS _loaded_at, ?::VARCHAR AS _partition"
     typed = ", ".join(f"{typed_ref(c, t)} AS {q(c)}" for c, t in table.columns.items())
-    conn.execute(f"DELETE FROM {target} WHERE _partition = ?", [partition])
-    conn.execute(f"DELETE FROM {rejects} WHERE _partition = ?", [partition])
+    if targets is None:
+        target, rejects = f"{RAW_SCHEMA}.{table.name}", f"{RAW_SCHEMA}.{table.rejects_table}"
+        conn.execute(f"DELETE FROM {target} WHERE _partition = ?", [partition])
+        conn.execute(f"DELETE FROM {rejects} WHERE _partition = ?", [partition])
+    else:
+        target, rejects = targets
     conn.execute(
         f"INSERT INTO {target} BY NAME SELECT {typed}, {load_cols} FROM _checked "
         "WHERE _reason = '' ORDER BY _line",
@@ -334,6 +347,10 @@ def load_files(
     its valid rows, all in one transaction: if any file fails (a whole-file fault, or more
     rejected rows than ``max_reject_rate``), no partition changes. ``None`` disables the rate."""
     loaded_at = dt.datetime.now(dt.UTC)
+    if is_lake(conn):
+        from flightline.ingest_lake import load_files_lake
+
+        return load_files_lake(conn, table, files, landing_root, max_reject_rate, loaded_at)
     conn.execute("BEGIN TRANSACTION")
     try:
         for stmt in create_tables_sql(table):
@@ -344,7 +361,7 @@ def load_files(
         ]
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback_quietly(conn)
         raise
     return results
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import duckdb
 import polars as pl
@@ -16,18 +19,65 @@ def read_table(
     return pl.from_arrow(conn.execute(sql, params or []).fetch_arrow_table())
 
 
+T = TypeVar("T")
+
+# DuckLake commits optimistically: a transaction that deletes from a table another one has
+# written since it began is refused at COMMIT. Retrying the whole transaction is safe because
+# every write here replaces rows by key (delete + insert), so it converges to the same rows.
+CONFLICT_RETRIES = 8
+
+
+def is_lake(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``conn``'s default catalog is a DuckLake lake (else a DuckDB file)."""
+    row = conn.execute(
+        "SELECT type FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    return row is not None and row[0] == "ducklake"
+
+
+def is_commit_conflict(exc: BaseException) -> bool:
+    """A DuckLake transaction conflict (retryable), not a real error."""
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.Error) and "conflict" in text and "transaction" in text
+
+
+def rollback_quietly(conn: duckdb.DuckDBPyConnection) -> None:
+    """End the open transaction, if any (a failed COMMIT has already ended it)."""
+    with contextlib.suppress(duckdb.Error):
+        conn.execute("ROLLBACK")
+
+
+def retry_on_conflict(
+    conn: duckdb.DuckDBPyConnection, work: Callable[[], T], attempts: int = CONFLICT_RETRIES
+) -> T:
+    """Run ``work`` (which runs a whole transaction) again when its commit conflicts."""
+    for attempt in range(attempts + 1):
+        try:
+            return work()
+        except duckdb.Error as exc:
+            if not is_commit_conflict(exc) or attempt == attempts:
+                raise
+            rollback_quietly(conn)
+            time.sleep(min(0.1 * 2**attempt, 5.0) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
 def _write(
     conn: duckdb.DuckDBPyConnection, df: pl.DataFrame, statements: list[tuple[str, list]]
 ) -> None:
+    def transaction() -> None:
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            for sql, params in statements:
+                conn.execute(sql, params)
+            conn.execute("COMMIT")
+        except Exception:
+            rollback_quietly(conn)
+            raise
+
     conn.register("_frame", df.to_arrow())
     try:
-        conn.execute("BEGIN TRANSACTION")
-        for sql, params in statements:
-            conn.execute(sql, params)
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
+        retry_on_conflict(conn, transaction)
     finally:
         conn.unregister("_frame")
 
@@ -69,6 +119,21 @@ def replace_rows(
             (f"INSERT INTO {name} BY NAME SELECT * FROM _frame", []),
         ],
     )
+
+
+def connect_read_only(delays: Sequence[float] | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the configured warehouse: the DuckDB file or the lake.
+
+    The file waits for its writer (one writer or many readers); the lake reads a committed
+    snapshot while runs write.
+    """
+    from flightline import settings
+
+    if settings.warehouse_kind() == "ducklake":
+        from flightline import lake
+
+        return lake.connect(read_only=True)
+    return connect_reader(settings.duckdb_path(), delays, config=settings.DUCKDB_CONFIG)
 
 
 class WarehouseBusy(RuntimeError):

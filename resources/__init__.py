@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from flightline import settings
 from flightline.registry import ModelRegistry
 from resources.dbt import dbt_project
+
+
+class Warehouse(DuckDBResource):
+    """The warehouse: the DuckDB file ``database`` (default), or the DuckLake lake when
+    ``lake`` is set (``FLIGHTLINE_WAREHOUSE=ducklake``; its catalog and data path come from
+    ``flightline.settings``). Assets take it as a ``DuckDBResource``: the same SQL runs on both."""
+
+    lake: bool = False
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if not self.lake:
+            with super().get_connection() as conn:
+                yield conn
+            return
+        from flightline import lake
+
+        conn = lake.connect()
+        try:
+            yield conn
+        finally:
+            conn.close()
 
 
 class LandingZone(dg.ConfigurableResource):
@@ -41,8 +66,10 @@ def build_resources() -> dict[str, object]:
     """Resources for the current environment; all paths come from ``flightline.settings``."""
     settings.export_environment()
     return {
-        "warehouse": DuckDBResource(
-            database=settings.duckdb_path(), connection_config=settings.DUCKDB_CONFIG
+        "warehouse": Warehouse(
+            database=settings.duckdb_path(),
+            connection_config=settings.DUCKDB_CONFIG,
+            lake=settings.warehouse_kind() == "ducklake",
         ),
         "landing": LandingZone(root=str(settings.paths().landing)),
         "dbt": DbtCliResource(project_dir=dbt_project),

@@ -23,3 +23,17 @@ def landed_2013(tmp_path_factory) -> Path:
     zone = tmp_path_factory.mktemp("landing")
     land(zone, month_range("2013-01", "2013-02"))
     return zone
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL cluster for the session (initdb + pg_ctl on a free port), removed at
+    the end; yields the URL of its database ``flightline``. Skipped only without the binaries."""
+    from flightline.pg_cluster import PostgresUnavailable, server_bin_dir, throwaway_cluster
+
+    try:
+        server_bin_dir()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"no PostgreSQL server on this machine ({exc}); .ci/run installs one")
+    with throwaway_cluster() as url:
+        yield url
