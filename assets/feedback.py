@@ -12,7 +12,7 @@ from assets.monitoring import headline, performance_table
 from assets.partitions import FOLLOWS_UPSTREAM, WAREHOUSE_POOL, month_key, monthly_partitions
 from flightline.live_metrics import performance_by_version
 from flightline.prediction_log import LOG_DIR, join_outcomes, read_prediction_log
-from flightline.warehouse import read_table, replace_rows, table_exists
+from flightline.warehouse import drop_if_outdated, read_table, replace_rows
 from resources import ArtifactStore
 
 SERVED_TABLE = "monitoring.served_predictions"
@@ -51,12 +51,7 @@ def served_predictions(
             [days],
         )
         served = join_outcomes(log, flights).with_columns(flight_month=pl.lit(month))
-        if (
-            table_exists(conn, SERVED_TABLE)
-            and "flight_month"
-            not in read_table(conn, f"SELECT * FROM {SERVED_TABLE} LIMIT 0").columns
-        ):
-            conn.execute(f"DROP TABLE {SERVED_TABLE}")  # the table of all months at once
+        drop_if_outdated(conn, SERVED_TABLE, served.columns)  # e.g. written before months
         replace_rows(conn, SERVED_TABLE, served, "flight_month", [month])
     rows = performance_by_version(served)
     return dg.MaterializeResult(

@@ -25,7 +25,7 @@ from flightline.features import (
     MAX_WINDOW_DAYS,
 )
 from flightline.live_metrics import performance_by_version
-from flightline.warehouse import read_table, replace_rows, table_exists
+from flightline.warehouse import drop_if_outdated, read_table, replace_rows, table_exists
 from resources import ArtifactStore
 
 DRIFT_TABLE = "monitoring.feature_drift"
@@ -100,18 +100,14 @@ def feature_drift(
     baseline = rows.filter(pl.col("flight_month") == reference.month)
     table = feature_psi(baseline, current, features, categorical=CATEGORICAL_FEATURES)
     summary = drift_summary(table, DRIFT_THRESHOLD)
+    drift_rows = table.with_columns(
+        flight_month=pl.lit(month),
+        reference_month=pl.lit(reference.month),
+        reference_kind=pl.lit(reference.kind),
+    )
     with warehouse.get_connection() as conn:
-        replace_rows(
-            conn,
-            DRIFT_TABLE,
-            table.with_columns(
-                flight_month=pl.lit(month),
-                reference_month=pl.lit(reference.month),
-                reference_kind=pl.lit(reference.kind),
-            ),
-            "flight_month",
-            [month],
-        )
+        drop_if_outdated(conn, DRIFT_TABLE, drift_rows.columns)  # e.g. written before references
+        replace_rows(conn, DRIFT_TABLE, drift_rows, "flight_month", [month])
         history = read_table(
             conn,
             f"SELECT flight_month, max(psi) AS max_psi FROM {DRIFT_TABLE} "

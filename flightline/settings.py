@@ -110,7 +110,9 @@ def dagster_postgres_url(url: str) -> str:
     SQLAlchemy 2.1 maps a plain ``postgresql://`` to psycopg 3, which is not installed."""
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in ("postgres", "postgresql", "postgresql+psycopg2"):
-        raise ValueError(f"FLIGHTLINE_POSTGRES_URL={url!r}: expected postgresql://user@host:port/db")
+        raise ValueError(
+            f"FLIGHTLINE_POSTGRES_URL={url!r}: expected postgresql://user@host:port/db"
+        )
     return f"postgresql+psycopg2://{rest}"
 
 

@@ -93,6 +93,15 @@ def table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     )
 
 
+def drop_if_outdated(conn: duckdb.DuckDBPyConnection, name: str, columns: Sequence[str]) -> None:
+    """Drop ``name`` when it lacks one of ``columns``: a derived table an older version wrote,
+    rebuilt on the next write."""
+    if table_exists(conn, name):
+        have = set(read_table(conn, f"SELECT * FROM {name} LIMIT 0").columns)
+        if not set(columns) <= have:
+            conn.execute(f"DROP TABLE {name}")
+
+
 def replace_table(conn: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame) -> None:
     """Create or replace ``schema.table`` with ``df`` in one transaction."""
     _write(

@@ -88,3 +88,18 @@ def test_counts_during_a_run_says_so_without_a_traceback(writer, monkeypatch, ca
     cli.main(["counts"])
     out = capsys.readouterr().out
     assert "raw.flights" in out and " 7" in out and "marts.fct_flights" in out
+
+
+def test_an_outdated_derived_table_is_dropped_and_a_current_one_kept(tmp_path):
+    import duckdb
+
+    from flightline.warehouse import drop_if_outdated, table_exists
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        conn.execute("CREATE SCHEMA monitoring")
+        conn.execute("CREATE TABLE monitoring.t AS SELECT 1 AS feature, 0.1 AS psi")
+        drop_if_outdated(conn, "monitoring.t", ["feature", "psi"])
+        assert table_exists(conn, "monitoring.t")  # has every column: kept, rows and all
+        drop_if_outdated(conn, "monitoring.t", ["feature", "psi", "reference_month"])
+        assert not table_exists(conn, "monitoring.t")
+        drop_if_outdated(conn, "monitoring.t", ["feature"])  # absent: nothing to do
