@@ -37,13 +37,16 @@ BENTO_NAME = "flight_delay_service"
 SERVICE = "bentos.service:FlightDelay"
 SERVICE_MODULE = "bentos.service"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# The service imports flightline.scoring (which imports features and holidays) and
-# flightline.prediction_log (which reads the data folder from settings): nothing else.
+# The service imports flightline.scoring (which imports features, holidays and the fast path's
+# serving_snapshot), flightline.serving_fast and flightline.prediction_log (which reads the data
+# folder from settings): nothing else.
 BENTO_INCLUDE = [
     "bentos/service.py",
     "bentos/README.md",
     "flightline/__init__.py",
     "flightline/scoring.py",
+    "flightline/serving_snapshot.py",
+    "flightline/serving_fast.py",
     "flightline/prediction_log.py",
     "flightline/service_http.py",
     "flightline/settings.py",
