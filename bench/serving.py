@@ -225,6 +225,29 @@ def _tree_rss(pid: int) -> list[int]:
     return sorted(out, reverse=True)
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and every process under it."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for p in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def _load_with_cpu(pid: int, *args: Any, **kwargs: Any) -> dict:
+    """:func:`run_load`, plus ``cpu_s``: the CPU the server's processes spent meanwhile (less
+    sensitive to other jobs on the machine than wall time; includes warm-up and idle work)."""
+    before = _tree_cpu(pid)
+    result = run_load(*args, **kwargs)
+    result["cpu_s"] = _tree_cpu(pid) - before
+    result["cpu_requests"] = kwargs.get("warmup", 0) + len(result["latencies_ms"])
+    return result
+
+
 def _workers_rss(pid: int, workers: int) -> int:
     """Sum of the ``workers`` largest resident sets under ``pid``: the processes holding a model."""
     return sum(_tree_rss(pid)[:workers])
@@ -240,7 +263,10 @@ def measure_floor(workdir: Path, bodies: Path, n: int, workers: int) -> dict[int
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_http(url + "/predict", process)
-        return {c: run_load(url, bodies, c, n, warmup=max(50, 2 * c)) for c in CONCURRENCY}
+        return {
+            c: _load_with_cpu(process.pid, url, bodies, c, n, warmup=max(50, 2 * c))
+            for c in CONCURRENCY
+        }
     finally:
         stop_floor(process)
 
@@ -379,7 +405,9 @@ def run_serving_benchmark(
         wait_until_ready(url, process, log, READY_TIMEOUT_S)
         m["ready_s"] = time.perf_counter() - t0
         for c in CONCURRENCY:
-            served[c] = run_load(url, single_file, c, n_single, warmup=max(20, 2 * c))
+            served[c] = _load_with_cpu(
+                process.pid, url, single_file, c, n_single, warmup=max(20, 2 * c)
+            )
         served["batch"] = run_load(url, batch_file, 1, n_batch, warmup=2)
         if soak_seconds > 0:
             best = max(len(served[c]["latencies_ms"]) / served[c]["wall_s"] for c in CONCURRENCY)

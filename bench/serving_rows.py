@@ -152,6 +152,16 @@ def build_rows(m: dict[str, Any]) -> list[dict]:
             )
         )
     _served(rows, "served", served, floor, None)
+    for c in CONCURRENCY:
+        rows.append(
+            row(
+                f"server CPU per request c={c}",
+                1000 * served[c]["cpu_s"] / served[c]["cpu_requests"],
+                "ms",
+                baseline=1000 * floor[c]["cpu_s"] / floor[c]["cpu_requests"],
+                note="CPU of the bento's processes / requests; baseline: the no-work floor's",
+            )
+        )
     if "adaptive" in m:
         _served(rows, "adaptive batching", m["adaptive"], None, served)
     local_fps = BATCH_SIZE * 1000 / statistics.mean(local["batch"])

@@ -669,7 +669,7 @@ class PredictResponse(BaseModel):
     provenance: Provenance
 
 
-def response_json(scores: pl.DataFrame, provenance: Provenance) -> bytes:
+def response_json(scores: pl.DataFrame, provenance: Provenance | bytes) -> bytes:
     """The :class:`PredictResponse` JSON of :func:`score_flights` rows, written by Polars.
 
     Same document as ``PredictResponse(predictions=..., provenance=...).model_dump_json()`` (same
@@ -685,7 +685,7 @@ def response_json(scores: pl.DataFrame, provenance: Provenance) -> bytes:
             b'{"predictions":',
             rows.write_json().encode(),
             b',"provenance":',
-            provenance.model_dump_json().encode(),
+            provenance if isinstance(provenance, bytes) else provenance.model_dump_json().encode(),
             b"}",
         )
     )

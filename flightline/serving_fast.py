@@ -21,16 +21,22 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from flightline.prediction_log import LOG_SCHEMA
+from flightline.prediction_log import LOG_SCHEMA, prediction_rows
 from flightline.scoring import (
     Flight,
     ScoringModel,
     explanations,
+    requests_frame,
+    response_json,
     score_request_batch,
 )
 from flightline.serving_snapshot import FLAGS
 
 _JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+# Above this many flights, a request's response and log lines are written by Polars (one
+# vectorized writer) rather than a dict per flight: the two cost the same near 100 flights
+# (BENCHMARKS.md); both write the same documents (tests/unit/test_serving_snapshot.py).
+POLARS_WRITER_ROWS = 100
 # Flag name in a response / log line (the feature code calls it weather_filled).
 _PUBLIC = {"weather_filled": "weather_from_snapshot"}
 
@@ -76,6 +82,8 @@ class RequestScores:
 
     def response_json(self, provenance_json: bytes) -> bytes:
         """The :class:`~flightline.scoring.PredictResponse` document (provenance pre-rendered)."""
+        if len(self.flight_ids) > POLARS_WRITER_ROWS:
+            return response_json(self.frame(), provenance_json)
         predictions = _JSON(self.predictions()).encode()
         return b'{"predictions":' + predictions + b',"provenance":' + provenance_json + b"}"
 
@@ -90,6 +98,17 @@ class RequestScores:
         """The request's prediction-log lines (``prediction_log.LOG_SCHEMA``, JSON Lines), as
         :func:`~flightline.prediction_log.prediction_rows` writes them."""
         served_at = served_at or datetime.now(UTC)
+        if len(self.flight_ids) > POLARS_WRITER_ROWS:
+            rows = prediction_rows(
+                requests_frame(self.flights),
+                self.frame(),
+                model_version=model_version,
+                bento_tag=bento_tag,
+                request_id=request_id,
+                served_at=served_at,
+            )
+            data = rows.write_ndjson().encode()
+            return data if data.endswith(b"\n") else data + b"\n"
         head = {
             "served_at": served_at.astimezone(UTC).isoformat(),
             "request_id": request_id or uuid.uuid4().hex,

@@ -22,7 +22,7 @@ from flightline.scoring import (
     score_flights,
     score_request_batch,
 )
-from flightline.serving_fast import score_requests
+from flightline.serving_fast import POLARS_WRITER_ROWS, score_requests
 from tests.unit import test_scoring
 from tests.unit.test_scoring import AS_OF_DAY, CARRIERS, DESTS, ORIGINS
 
@@ -111,9 +111,10 @@ def test_days_before_the_snapshot_take_the_general_path(model_folder):
         assert r.frame().equals(scores)
 
 
-def test_response_and_log_lines_equal_the_polars_writers(model_folder):
+@pytest.mark.parametrize("n", [30, POLARS_WRITER_ROWS + 1])
+def test_response_and_log_lines_equal_the_polars_writers(model_folder, n):
     model = load_scoring_model(model_folder)
-    flights = parsed(*edge_flights(seed=7, n=30))
+    flights = parsed(*edge_flights(seed=7, n=n))
     provenance = Provenance(**model.provenance(), model_tag="m:1", bento_tag="b:1")
     served_at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     for explain in (False, True):
