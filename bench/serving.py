@@ -50,7 +50,6 @@ copy of a data folder, never at one that must stay untouched.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
@@ -64,7 +63,8 @@ from typing import Any
 import polars as pl
 
 from bench.loadgen import run_load
-from bench.serving_inprocess import in_process, pct
+from bench.serving_http import load_with_cpu, measure_adaptive, measure_floor, soak
+from bench.serving_inprocess import in_process
 from bench.serving_rows import BATCH_SIZE, CONCURRENCY, build_rows, format_table
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -209,136 +209,6 @@ def load_payloads(home: Path, state: Any) -> tuple[list[dict], list[dict], str]:
     return valid(future), valid(past), how
 
 
-# --------------------------------------------------------------------------------------------
-# Over HTTP
-# --------------------------------------------------------------------------------------------
-
-
-def _tree_rss(pid: int) -> list[int]:
-    """Resident bytes of every process under ``pid`` (the server's workers), largest first."""
-    import psutil
-
-    out = []
-    for p in psutil.Process(pid).children(recursive=True):
-        with contextlib.suppress(psutil.NoSuchProcess):  # a process that just exited
-            out.append(p.memory_info().rss)
-    return sorted(out, reverse=True)
-
-
-def _tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by ``pid`` and every process under it."""
-    import psutil
-
-    total = 0.0
-    root = psutil.Process(pid)
-    for p in [root, *root.children(recursive=True)]:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            times = p.cpu_times()
-            total += times.user + times.system
-    return total
-
-
-def _load_with_cpu(pid: int, *args: Any, **kwargs: Any) -> dict:
-    """:func:`run_load`, plus ``cpu_s``: the CPU the server's processes spent meanwhile (less
-    sensitive to other jobs on the machine than wall time; includes warm-up and idle work)."""
-    before = _tree_cpu(pid)
-    result = run_load(*args, **kwargs)
-    result["cpu_s"] = _tree_cpu(pid) - before
-    result["cpu_requests"] = kwargs.get("warmup", 0) + len(result["latencies_ms"])
-    return result
-
-
-def _workers_rss(pid: int, workers: int) -> int:
-    """Sum of the ``workers`` largest resident sets under ``pid``: the processes holding a model."""
-    return sum(_tree_rss(pid)[:workers])
-
-
-def measure_floor(workdir: Path, bodies: Path, n: int, workers: int) -> dict[int, dict]:
-    """The no-work Starlette app under the same closed-loop load as the bento, per concurrency."""
-    from bench.floor import start_floor, stop_floor
-    from flightline.bento_store import free_port
-
-    port = free_port()
-    process = start_floor(port, workers, workdir / "floor.log")
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(url + "/predict", process)
-        return {
-            c: _load_with_cpu(process.pid, url, bodies, c, n, warmup=max(50, 2 * c))
-            for c in CONCURRENCY
-        }
-    finally:
-        stop_floor(process)
-
-
-def _wait_http(url: str, process: subprocess.Popen, timeout_s: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if url.endswith("/readyz"):
-                if httpx.get(url, timeout=5).status_code == 200:
-                    return
-            elif httpx.post(url, json={"flights": []}, timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} not ready after {timeout_s} s")
-
-
-def measure_adaptive(
-    home: Path, model_tag: str, workdir: Path, bodies: Path, n: int, workers: int
-) -> dict:
-    """bench/adaptive_service.py (BentoML's adaptive batching) under the bento's load."""
-    from flightline.bento_store import free_port, stop_bento_server
-
-    port = free_port()
-    env = {**_bento_env(home), "FLIGHTLINE_MODEL_TAG": model_tag}
-    env["FLIGHTLINE_HOME"] = str(workdir / "adaptive_home")  # its prediction log, not home's
-    env["BENTOML_CONFIG_OPTIONS"] = f"services.flight_delay_adaptive.workers={workers}"
-    command = [
-        sys.executable,
-        "-m",
-        "bentoml",
-        "serve",
-        "bench.adaptive_service:FlightDelayAdaptive",
-    ]
-    with (workdir / "adaptive.log").open("w") as out:
-        process = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(url + "/readyz", process, READY_TIMEOUT_S)
-        return {c: run_load(url, bodies, c, n, warmup=max(20, 2 * c)) for c in CONCURRENCY}
-    finally:
-        stop_bento_server(process)
-
-
-def soak(url: str, pid: int, bodies: Path, rate: float, seconds: float, workers: int) -> dict:
-    """Open-loop load at ``rate`` req/s for ``seconds``; RSS of the workers before and after."""
-    rss_start = _workers_rss(pid, workers)
-    result = run_load(url, bodies, 64, rate=rate, seconds=seconds)
-    result["rss_start"], result["rss_end"] = rss_start, _workers_rss(pid, workers)
-    windows = max(1, min(10, int(seconds // 30)))
-    width = seconds / windows
-    buckets: list[list[float]] = [[] for _ in range(windows)]
-    for at, ms in zip(result["started_s"], result["latencies_ms"], strict=True):
-        buckets[min(windows - 1, int(at // width))].append(ms)
-    result["p99_windows"] = [round(pct(b, 99), 1) if b else None for b in buckets]
-    result["window_s"] = width
-    return result
-
-
 def run_serving_benchmark(
     home: Path,
     quick: bool = False,
@@ -405,7 +275,7 @@ def run_serving_benchmark(
         wait_until_ready(url, process, log, READY_TIMEOUT_S)
         m["ready_s"] = time.perf_counter() - t0
         for c in CONCURRENCY:
-            served[c] = _load_with_cpu(
+            served[c] = load_with_cpu(
                 process.pid, url, single_file, c, n_single, warmup=max(20, 2 * c)
             )
         served["batch"] = run_load(url, batch_file, 1, n_batch, warmup=2)
@@ -417,7 +287,9 @@ def run_serving_benchmark(
         stop_bento_server(process)
     m["served"] = served
     if adaptive:
-        m["adaptive"] = measure_adaptive(home, model_tag, workdir, single_file, n_single, workers)
+        m["adaptive"] = measure_adaptive(
+            _bento_env(home), model_tag, workdir, single_file, n_single, workers
+        )
     return build_rows(m)
 
 
