@@ -6,8 +6,8 @@ bodies of a JSON Lines file in turn to ``<url><path>``:
 * closed loop (``rate`` absent): ``concurrency`` clients, each sending its next request when the
   last one returned; ``warmup`` requests first, not counted;
 * open loop (``rate`` req/s for ``seconds``): requests start on a fixed schedule whatever the
-  answers, at most ``concurrency`` in flight (a request that would exceed it counts as an error
-  rather than silently lowering the rate); each latency is recorded with its start time so the
+  answers, at most ``concurrency`` in flight (a request that would exceed it is not sent and is
+  counted in ``skipped``, rather than silently lowering the rate); each latency is recorded with its start time so the
   soak can report p99 over time.
 
 The same client loads the bento, the no-work floor (bench/floor.py) and the adaptive-batching
@@ -100,7 +100,7 @@ async def _open(spec: dict, bodies: list[bytes], session: Any) -> dict[str, Any]
     rate, seconds, limit = spec["rate"], spec["seconds"], spec["concurrency"]
     latencies: list[float] = []
     started: list[float] = []
-    errors = 0
+    errors = skipped = 0
     in_flight = 0
     tasks: set[asyncio.Task] = set()
 
@@ -120,7 +120,7 @@ async def _open(spec: dict, bodies: list[bytes], session: Any) -> dict[str, Any]
         if due > now:
             await asyncio.sleep(due - now)
         if in_flight >= limit:
-            errors += 1  # the server fell behind the schedule: count it, keep the rate
+            skipped += 1  # the server fell behind the schedule: count it, keep the rate
         else:
             in_flight += 1
             task = asyncio.create_task(one(bodies[n % len(bodies)], due))
@@ -133,7 +133,8 @@ async def _open(spec: dict, bodies: list[bytes], session: Any) -> dict[str, Any]
         "started_s": started,
         "wall_s": time.perf_counter() - begin,
         "errors": errors,
-        "sent": n,
+        "skipped": skipped,
+        "sent": n - skipped,
     }
 
 

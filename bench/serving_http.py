@@ -123,7 +123,10 @@ def measure_adaptive(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_http(url + "/readyz", process, 120)
-        return {c: run_load(url, bodies, c, n, warmup=max(20, 2 * c)) for c in CONCURRENCY}
+        return {
+            c: load_with_cpu(process.pid, url, bodies, c, n, warmup=max(20, 2 * c))
+            for c in CONCURRENCY
+        }
     finally:
         stop_bento_server(process)
 

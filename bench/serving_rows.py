@@ -164,6 +164,17 @@ def build_rows(m: dict[str, Any]) -> list[dict]:
         )
     if "adaptive" in m:
         _served(rows, "adaptive batching", m["adaptive"], None, served)
+        for c in CONCURRENCY:
+            a, q = m["adaptive"][c], served[c]
+            rows.append(
+                row(
+                    f"adaptive batching CPU per request c={c}",
+                    1000 * a["cpu_s"] / a["cpu_requests"],
+                    "ms",
+                    baseline=1000 * q["cpu_s"] / q["cpu_requests"],
+                    note="baseline: the bento's own queue",
+                )
+            )
     local_fps = BATCH_SIZE * 1000 / statistics.mean(local["batch"])
     general_fps = BATCH_SIZE * 1000 / statistics.mean(local["general_batch"])
     b = served["batch"]
@@ -211,6 +222,12 @@ def build_rows(m: dict[str, Any]) -> list[dict]:
         )
         rows += [
             row("soak errors", s["errors"], "count", target=0, lower_is_better=True, note=note),
+            row(
+                "soak requests not sent (64 in flight)",
+                s["skipped"],
+                "count",
+                note="the server fell behind the schedule: the rate was above what it sustained",
+            ),
             row("soak p99", pct(lat, 99), "ms", note=f"p50 {pct(lat, 50):.2f} ms"),
             row(
                 "soak worker RSS end / start",
