@@ -201,21 +201,25 @@ def score_flights(
         *FLAG_COLUMNS,
         incomplete.alias("history_incomplete"),
     )
-    return scores.with_columns(explanation_column(model, matrix)) if explain else scores
+    if not explain:
+        return scores
+    return scores.with_columns(explanation_column(model, matrix, num_threads))
 
 
-def explanation_column(model: ScoringModel, matrix: np.ndarray) -> pl.Series:
+def explanation_column(model: ScoringModel, matrix: np.ndarray, num_threads: int = 0) -> pl.Series:
     """Per flight: LightGBM's exact contributions (log-odds, before calibration), the top few.
 
     ``base_value`` + every feature's contribution = ``raw_score``, the booster's log-odds;
     ``delay_probability`` is the calibrated sigmoid of it.
     """
-    return pl.Series("explanation", explanations(model, matrix))
+    return pl.Series("explanation", explanations(model, matrix, num_threads))
 
 
-def explanations(model: ScoringModel, matrix: np.ndarray) -> list[dict[str, Any]]:
+def explanations(
+    model: ScoringModel, matrix: np.ndarray, num_threads: int = 0
+) -> list[dict[str, Any]]:
     """:func:`explanation_column`'s values, one dict per row of ``matrix``."""
-    contrib = contributions(model.booster, matrix)
+    contrib = contributions(model.booster, matrix, num_threads)
     top = top_contributions(contrib, model.features, matrix)
     return [
         {

@@ -155,7 +155,7 @@ def score_requests(
         matrix = parts[0].matrix if len(parts) == 1 else np.vstack([a.matrix for a in parts])
         raw = model.booster.predict(matrix, num_threads=num_threads)
         probability = np.asarray(model.calibrator.apply(raw), dtype=np.float64)
-        explained = explanations(model, matrix) if explain else None
+        explained = explanations(model, matrix, num_threads) if explain else None
         offset = 0
         for i, a in zip(fast, parts, strict=True):
             n = a.matrix.shape[0]
