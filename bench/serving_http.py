@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -58,8 +57,9 @@ def _workers_rss(pid: int, workers: int) -> int:
 
 def measure_floor(workdir: Path, bodies: Path, n: int, workers: int) -> dict[int, dict]:
     """The no-work Starlette app under the same closed-loop load as the bento, per concurrency."""
-    from bench.floor import start_floor, stop_floor
+    from bench.floor import start_floor
     from flightline.bento_store import free_port
+    from flightline.bento_store import stop_bento_server as stop_floor  # a process group too
 
     port = free_port()
     process = start_floor(port, workers, workdir / "floor.log")
@@ -98,29 +98,15 @@ def measure_adaptive(
 ) -> dict:
     """bench/adaptive_service.py (BentoML's adaptive batching) under the bento's load; ``env``:
     the bento's environment (its BentoML store holds ``model_tag``)."""
-    from flightline.bento_store import free_port, stop_bento_server
+    from flightline.bento_store import start_bento_server, stop_bento_server
 
-    port = free_port()
     env = {**env, "FLIGHTLINE_MODEL_TAG": model_tag}
     env["FLIGHTLINE_HOME"] = str(workdir / "adaptive_home")  # its prediction log, not home's
     env["BENTOML_CONFIG_OPTIONS"] = f"services.flight_delay_adaptive.workers={workers}"
-    command = [
-        sys.executable,
-        "-m",
-        "bentoml",
-        "serve",
-        "bench.adaptive_service:FlightDelayAdaptive",
-    ]
-    with (workdir / "adaptive.log").open("w") as out:
-        process = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
+    folder = workdir / "adaptive"
+    folder.mkdir(exist_ok=True)
+    target = "bench.adaptive_service:FlightDelayAdaptive"
+    process, url, _ = start_bento_server(target, folder, env, working_dir=PROJECT_ROOT)
     try:
         _wait_http(url + "/readyz", process, 120)
         return {

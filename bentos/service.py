@@ -12,6 +12,15 @@ Requests that arrive while a worker is scoring wait and are then scored together
 (:func:`flightline.serving_fast.score_requests`; each gets its own response and log lines): a
 scoring call costs about the same for 1 or 50 flights, so under concurrency this multiplies
 throughput, and a lone request never waits. One worker per CPU.
+
+Why this queue and not BentoML's adaptive batching (``batchable=True``; measured side by side
+by bench/serving.py with bench/adaptive_service.py, figures in BENCHMARKS.md): a batchable API
+takes exactly one argument and sees a flat list of flights, so it cannot keep this API's
+contract (``explain``, a 422 or 503 for one request without failing the others, one log write
+and request id per request, the ``provenance`` document); it adds a wait of up to
+``max_latency_ms`` for a lone request, and it answers 503 when it cannot meet that bound (most
+requests at c=8 with 20 ms). Its throughput at high concurrency was higher in one run, but not
+by enough, on a shared machine, to pay for the contract.
 """
 
 from __future__ import annotations

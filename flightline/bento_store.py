@@ -221,16 +221,19 @@ def wait_until_ready(
 
 
 def start_bento_server(
-    bento_tag: str, workdir: Path, env: dict[str, str]
+    bento_tag: str, workdir: Path, env: dict[str, str], working_dir: Path | None = None
 ) -> tuple[subprocess.Popen, str, Path]:
     """``bentoml serve`` on a free local port in its own process group, logging to ``workdir``.
 
-    Returns (process, base URL, log file); wait with :func:`wait_until_ready`, stop with
-    :func:`stop_bento_server`.
+    ``bento_tag`` may also be a service's import path (``module:Class``) found in
+    ``working_dir``. Returns (process, base URL, log file); wait with :func:`wait_until_ready`,
+    stop with :func:`stop_bento_server`.
     """
     port = free_port()
     log = workdir / "serve.log"
     command = [sys.executable, "-m", "bentoml", "serve", bento_tag]
+    if working_dir is not None:
+        command += ["--working-dir", str(working_dir)]
     with log.open("w") as out:
         process = subprocess.Popen(
             [*command, "--host", "127.0.0.1", "--port", str(port)],
