@@ -14,8 +14,9 @@ Runs, one after another (never two at once: the machine has 2 cores):
 3. LightGBM training time, read from the model card of each Dagster run;
 4. the Polars feature build against a pandas implementation (bench/pandas_features.py) on the
    1x warehouse, outputs asserted equal;
-5. serving: in process against ``bentoml serve`` under load from another process
-   (bench/serving.py), on the 1x data folder;
+5. serving: in process against ``bentoml serve`` under load from another process, next to a
+   no-work HTTP floor and BentoML's adaptive batching, then a soak (``--soak-seconds``, default
+   600) (bench/serving.py), on the 1x data folder;
 6. scale-out (bench/lake.py, on a throwaway PostgreSQL cluster): the 1x and 30x end to end on
    PostgreSQL + DuckLake against the DuckDB file runs of step 1, and two month ingests at once
    on the lake against the same two in sequence.
@@ -234,14 +235,13 @@ def feature_rows(home: Path) -> list[dict]:
     return rows
 
 
-def serving_rows(home: Path) -> list[dict]:
+def serving_rows(home: Path, soak_seconds: float) -> list[dict]:
     rows = []
-    for r in run_serving_benchmark(home):
+    for r in run_serving_benchmark(home, soak_seconds=soak_seconds):
         if r["target"] is None:
             rows.append({**r, "met": None})
         else:
-            kind = "<=" if r["unit"] == "ms" else ">="
-            rows.append({**r, "target": f"{kind} {r['target']:g}"})
+            rows.append({**r, "target": r["target_text"]})
     return rows
 
 
@@ -267,6 +267,12 @@ def main() -> None:
     parser.add_argument("--scales", default=os.environ.get("BENCH_SCALES", "1,10,30"))
     parser.add_argument("--incremental-scale", type=int, default=None)
     parser.add_argument("--root", default=os.environ.get("BENCH_ROOT", "/tmp/flightline-bench"))
+    parser.add_argument(
+        "--soak-seconds",
+        type=float,
+        default=float(os.environ.get("BENCH_SOAK_SECONDS", "600")),
+        help="the serving soak's length (0: none)",
+    )
     args = parser.parse_args()
     scales = sorted({int(s) for s in args.scales.split(",")})
     incremental_scale = args.incremental_scale or (10 if 10 in scales else scales[0])
@@ -293,7 +299,7 @@ def main() -> None:
     sections = {
         "incremental": lambda: incremental_month(homes[incremental_scale], incremental_scale),
         "features": lambda: feature_rows(one_x),
-        "serving": lambda: serving_rows(one_x),
+        "serving": lambda: serving_rows(one_x, args.soak_seconds),
         "scale-out": scale_out,
     }
     for name, section in sections.items():

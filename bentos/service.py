@@ -9,9 +9,18 @@ Build a bento pinned to one model with ``flightline.bento_store.build_bento(mode
 in ``flightline.scoring``; this module only wires them to HTTP.
 
 Requests that arrive while a worker is scoring wait and are then scored together in one call
-(:func:`flightline.scoring.score_request_batch`; each gets its own response and log lines): a
+(:func:`flightline.serving_fast.score_requests`; each gets its own response and log lines): a
 scoring call costs about the same for 1 or 50 flights, so under concurrency this multiplies
 throughput, and a lone request never waits. One worker per CPU.
+
+Why this queue and not BentoML's adaptive batching (``batchable=True``; measured side by side
+by bench/serving.py with bench/adaptive_service.py, figures in BENCHMARKS.md): a batchable API
+takes exactly one argument and sees a flat list of flights, so it cannot keep this API's
+contract (``explain``, a 422 or 503 for one request without failing the others, one log write
+and request id per request, the ``provenance`` document); it adds a wait of up to
+``max_latency_ms`` for a lone request, and it answers 503 when it cannot meet that bound (most
+requests at c=8 with 20 ms). Measured on the same load, it spent more server CPU per request
+than this queue at every concurrency; its wall-clock throughput was higher at c=32 only.
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ import asyncio
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import bentoml
 from pydantic import BaseModel
@@ -38,11 +49,10 @@ from flightline.scoring import (
     PredictResponse,
     Provenance,
     load_scoring_model,
-    response_json,
-    score_request_batch,
     stale_flight_errors,
 )
 from flightline.service_http import ServiceGuard
+from flightline.serving_fast import score_requests
 
 logger = logging.getLogger("flightline.service")
 
@@ -91,6 +101,7 @@ class FlightDelay:
         self.provenance = Provenance(
             **self.model.provenance(), model_tag=str(self.model_ref.tag), bento_tag=bento_tag()
         )
+        self._provenance_json = self.provenance.model_dump_json().encode()
         serving = {"model_tag": self.provenance.model_tag, "bento_tag": self.provenance.bento_tag}
         limits = {"max_rows": args.max_rows, "max_stale_days": args.max_stale_days}
         _card.update(self.model.card, serving={**serving, **limits})
@@ -154,29 +165,31 @@ class FlightDelay:
     def _score(self, requests: list[tuple[list[Flight], bool]]) -> list[Response]:
         responses = []
         explain = any(e for _, e in requests)  # explained together; dropped where not asked
-        scored = score_request_batch(
+        scored = score_requests(
             self.model, [f for f, _ in requests], num_threads=SERVING_NUM_THREADS, explain=explain
         )
-        for (frame, scores), (_, wanted) in zip(scored, requests, strict=True):
+        served_at = datetime.now(UTC)
+        for scores, (_, wanted) in zip(scored, requests, strict=True):
             if explain and not wanted:
-                scores = scores.drop("explanation")
+                scores = replace(scores, explanations=None)
             # No prediction is served unless it is logged (prediction_log.py): a failed write
             # fails its request with 503, which the client can retry.
             try:
-                self.log.write(
-                    frame,
-                    scores,
+                lines = scores.log_lines(
                     model_version=self.provenance.model_version,
                     bento_tag=self.provenance.bento_tag,
+                    served_at=served_at,
                 )
+                self.log.write_lines(lines, served_at)
             except PredictionLogUnavailable as exc:
-                logger.error("%s: answered 503 to a request of %d flights", exc, frame.height)
+                n = len(scores.flights)
+                logger.error("%s: answered 503 to a request of %d flights", exc, n)
                 error = f"{exc}: no prediction is served unlogged; retry later"
                 responses.append(JSONResponse({"error": error}, status_code=503))
                 continue
-            # The PredictResponse document, serialized by Polars: BentoML passes a Response
-            # through, and pydantic objects per flight cost ~9 ms per 1,000 flights.
-            body = response_json(scores, self.provenance)
+            # The PredictResponse document written from arrays: BentoML passes a Response
+            # through, and pydantic objects per flight would cost more than the scoring.
+            body = scores.response_json(self._provenance_json)
             responses.append(Response(content=body, media_type="application/json"))
         return responses
 

@@ -37,13 +37,16 @@ BENTO_NAME = "flight_delay_service"
 SERVICE = "bentos.service:FlightDelay"
 SERVICE_MODULE = "bentos.service"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# The service imports flightline.scoring (which imports features and holidays) and
-# flightline.prediction_log (which reads the data folder from settings): nothing else.
+# The service imports flightline.scoring (which imports features, holidays and the fast path's
+# serving_snapshot), flightline.serving_fast and flightline.prediction_log (which reads the data
+# folder from settings): nothing else.
 BENTO_INCLUDE = [
     "bentos/service.py",
     "bentos/README.md",
     "flightline/__init__.py",
     "flightline/scoring.py",
+    "flightline/serving_snapshot.py",
+    "flightline/serving_fast.py",
     "flightline/prediction_log.py",
     "flightline/service_http.py",
     "flightline/settings.py",
@@ -218,16 +221,19 @@ def wait_until_ready(
 
 
 def start_bento_server(
-    bento_tag: str, workdir: Path, env: dict[str, str]
+    bento_tag: str, workdir: Path, env: dict[str, str], working_dir: Path | None = None
 ) -> tuple[subprocess.Popen, str, Path]:
     """``bentoml serve`` on a free local port in its own process group, logging to ``workdir``.
 
-    Returns (process, base URL, log file); wait with :func:`wait_until_ready`, stop with
-    :func:`stop_bento_server`.
+    ``bento_tag`` may also be a service's import path (``module:Class``) found in
+    ``working_dir``. Returns (process, base URL, log file); wait with :func:`wait_until_ready`,
+    stop with :func:`stop_bento_server`.
     """
     port = free_port()
     log = workdir / "serve.log"
     command = [sys.executable, "-m", "bentoml", "serve", bento_tag]
+    if working_dir is not None:
+        command += ["--working-dir", str(working_dir)]
     with log.open("w") as out:
         process = subprocess.Popen(
             [*command, "--host", "127.0.0.1", "--port", str(port)],

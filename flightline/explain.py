@@ -90,9 +90,12 @@ def feature_label(name: str) -> str:
     return FEATURE_LABELS.get(name, name.replace("_", " "))
 
 
-def contributions(booster: lgb.Booster, matrix: np.ndarray) -> np.ndarray:
-    """(rows, features + 1) log-odds contributions; the last column is the expected value."""
-    return np.asarray(booster.predict(matrix, pred_contrib=True), dtype=np.float64)
+def contributions(booster: lgb.Booster, matrix: np.ndarray, num_threads: int = 0) -> np.ndarray:
+    """(rows, features + 1) log-odds contributions; the last column is the expected value.
+    ``num_threads``: LightGBM threads (0 = its default; the service passes its own count)."""
+    return np.asarray(
+        booster.predict(matrix, pred_contrib=True, num_threads=num_threads), dtype=np.float64
+    )
 
 
 def top_contributions(

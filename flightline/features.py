@@ -844,6 +844,16 @@ _HOLIDAY_MEMO: dict[date, tuple[int | None, int | None]] = {}
 _HOLIDAY_MEMO_ROWS = 10_000  # above this, one vectorized call beats per-row dictionary lookups
 
 
+def holiday_pairs(values: Sequence[date | None]) -> list[tuple[int | None, int | None]]:
+    """(days_to_next_holiday, days_since_holiday) per date: :func:`holiday_distances`' own
+    values, remembered per date (the serving fast path asks for the same few days)."""
+    new = sorted({d for d in values if d is not None and d not in _HOLIDAY_MEMO})
+    if new:
+        computed = holiday_distances(pl.Series(new, dtype=pl.Date)).rows()
+        _HOLIDAY_MEMO.update(zip(new, computed, strict=True))
+    return [_HOLIDAY_MEMO.get(d, (None, None)) if d is not None else (None, None) for d in values]
+
+
 def _holiday_distances(days: pl.Series) -> pl.DataFrame:
     """:func:`holiday_distances`, remembered per date for small inputs (serving requests).
 
@@ -852,14 +862,8 @@ def _holiday_distances(days: pl.Series) -> pl.DataFrame:
     """
     if days.len() > _HOLIDAY_MEMO_ROWS:
         return holiday_distances(days)
-    values = days.cast(pl.Date).to_list()
-    new = sorted({d for d in values if d is not None and d not in _HOLIDAY_MEMO})
-    if new:
-        computed = holiday_distances(pl.Series(new, dtype=pl.Date)).rows()
-        _HOLIDAY_MEMO.update(zip(new, computed, strict=True))
-    pairs = [_HOLIDAY_MEMO.get(d, (None, None)) if d is not None else (None, None) for d in values]
     return pl.DataFrame(
-        pairs,
+        holiday_pairs(days.cast(pl.Date).to_list()),
         schema={"days_to_next_holiday": pl.Int32, "days_since_holiday": pl.Int32},
         orient="row",
     )

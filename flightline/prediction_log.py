@@ -142,7 +142,12 @@ class PredictionLog:
         data = rows.write_ndjson().encode()
         if not data.endswith(b"\n"):
             data += b"\n"
-        path = self.path_for(kwargs["served_at"])
+        return self.write_lines(data, kwargs["served_at"])
+
+    def write_lines(self, data: bytes, served_at: datetime) -> Path:
+        """Append ready JSON Lines (``LOG_SCHEMA``, each ending in a newline) to the file of
+        ``served_at``; raises :class:`PredictionLogUnavailable`."""
+        path = self.path_for(served_at)
         try:
             with self._lock:
                 path.parent.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,7 @@ from flightline.features import (
     load_state,
     precompute_as_of_features,
 )
+from flightline.serving_snapshot import SnapshotArrays, build_snapshot_arrays
 
 MODEL_FILE = "model.txt"
 CARD_FILE = "model_card.json"
@@ -94,6 +95,9 @@ class ScoringModel:
     features: list[str] = field(default_factory=list)
     folder: Path | None = None
     calibrator: Calibrator = field(default_factory=Calibrator)
+    # The snapshot as flat arrays for the per-flight fast path (serving_fast.score_requests);
+    # None: every request takes the general path.
+    fast: SnapshotArrays | None = field(default=None, repr=False, compare=False)
 
     @property
     def version(self) -> str:
@@ -123,8 +127,10 @@ class ScoringModel:
         }
 
 
-def load_scoring_model(folder: str | Path) -> ScoringModel:
-    """Read ``model.txt``, ``model_card.json`` and ``online_features/`` from a version folder."""
+def load_scoring_model(folder: str | Path, *, fast_path: bool = True) -> ScoringModel:
+    """Read ``model.txt``, ``model_card.json`` and ``online_features/`` from a version folder.
+
+    ``fast_path``: also build the snapshot arrays of the per-flight fast path (serving)."""
     folder = Path(folder)
     missing = [n for n in (MODEL_FILE, CARD_FILE, STATE_DIR) if not (folder / n).exists()]
     if missing:
@@ -135,11 +141,13 @@ def load_scoring_model(folder: str | Path) -> ScoringModel:
     if booster.feature_name() != features:
         raise ValueError(f"{folder}: the card's feature list does not match the booster's")
     vocabulary = {k: list(v) for k, v in card["vocabulary"].items()}
+    # Serving scores days on/after the snapshot's as-of day: memoize their aggregates once.
+    state = precompute_as_of_features(load_state(folder / STATE_DIR))
     return ScoringModel(
         booster=booster,
         card=card,
-        # Serving scores days on/after the snapshot's as-of day: memoize their aggregates once.
-        state=precompute_as_of_features(load_state(folder / STATE_DIR)),
+        state=state,
+        fast=build_snapshot_arrays(state, vocabulary, features) if fast_path else None,
         vocabulary=vocabulary,
         threshold=float(card.get("threshold", 0.5)),
         features=features,
@@ -193,29 +201,35 @@ def score_flights(
         *FLAG_COLUMNS,
         incomplete.alias("history_incomplete"),
     )
-    return scores.with_columns(explanation_column(model, matrix)) if explain else scores
+    if not explain:
+        return scores
+    return scores.with_columns(explanation_column(model, matrix, num_threads))
 
 
-def explanation_column(model: ScoringModel, matrix: np.ndarray) -> pl.Series:
+def explanation_column(model: ScoringModel, matrix: np.ndarray, num_threads: int = 0) -> pl.Series:
     """Per flight: LightGBM's exact contributions (log-odds, before calibration), the top few.
 
     ``base_value`` + every feature's contribution = ``raw_score``, the booster's log-odds;
     ``delay_probability`` is the calibrated sigmoid of it.
     """
-    contrib = contributions(model.booster, matrix)
+    return pl.Series("explanation", explanations(model, matrix, num_threads))
+
+
+def explanations(
+    model: ScoringModel, matrix: np.ndarray, num_threads: int = 0
+) -> list[dict[str, Any]]:
+    """:func:`explanation_column`'s values, one dict per row of ``matrix``."""
+    contrib = contributions(model.booster, matrix, num_threads)
     top = top_contributions(contrib, model.features, matrix)
-    return pl.Series(
-        "explanation",
-        [
-            {
-                "units": EXPLANATION_UNITS,
-                "base_value": float(row[-1]),
-                "raw_score": float(row.sum()),
-                "top": top[i],
-            }
-            for i, row in enumerate(contrib)
-        ],
-    )
+    return [
+        {
+            "units": EXPLANATION_UNITS,
+            "base_value": float(row[-1]),
+            "raw_score": float(row.sum()),
+            "top": top[i],
+        }
+        for i, row in enumerate(contrib)
+    ]
 
 
 def stale_flight_errors(
@@ -659,7 +673,7 @@ class PredictResponse(BaseModel):
     provenance: Provenance
 
 
-def response_json(scores: pl.DataFrame, provenance: Provenance) -> bytes:
+def response_json(scores: pl.DataFrame, provenance: Provenance | bytes) -> bytes:
     """The :class:`PredictResponse` JSON of :func:`score_flights` rows, written by Polars.
 
     Same document as ``PredictResponse(predictions=..., provenance=...).model_dump_json()`` (same
@@ -675,7 +689,7 @@ def response_json(scores: pl.DataFrame, provenance: Provenance) -> bytes:
             b'{"predictions":',
             rows.write_json().encode(),
             b',"provenance":',
-            provenance.model_dump_json().encode(),
+            provenance if isinstance(provenance, bytes) else provenance.model_dump_json().encode(),
             b"}",
         )
     )
