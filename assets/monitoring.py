@@ -20,6 +20,7 @@ from flightline.drift_plots import histograms_png, psi_by_month_png
 from flightline.feature_table import FEATURES_TABLE
 from flightline.features import (
     AGGREGATE_FEATURES,
+    AGGREGATE_FEATURES_BY_KEY,
     CATEGORICAL_FEATURES,
     FEATURE_COLUMNS,
     MAX_WINDOW_DAYS,
@@ -44,9 +45,9 @@ INPUT_FEATURES = [f for f in FEATURE_COLUMNS if f not in NOT_DRIFT_SCORED | set(
 # so a month is ~30 points and its PSI is noise; live performance covers the level of delays.
 SCORED_AGGREGATES = [
     f
-    for f in AGGREGATE_FEATURES
-    if not f.startswith("all_")
-    and not (f.startswith("origin_") and not f.startswith("origin_hour_"))
+    for key, names in AGGREGATE_FEATURES_BY_KEY.items()
+    if key not in ("all", "origin")
+    for f in names
 ]
 
 
@@ -69,8 +70,9 @@ def drift_records(table: pl.DataFrame) -> list[dg.TableRecord]:
         "month that removes the season: the same month a year earlier, or, in the first year of "
         "data, the previous month (then the figures still carry a month of season). Rolling "
         "delay aggregates are scored only against a year-earlier month that had its full "
-        "lookback history, and not the overall or per-origin ones (one value per day). Rows in `monitoring.feature_drift`; PSI above 0.2 counts as drift, "
-        "and the retraining sensor reads `max_psi` from this asset's metadata."
+        "lookback history, and not the overall or per-origin ones (one value per day). Rows in "
+        "`monitoring.feature_drift`; PSI above 0.2 counts as drift, and the retraining sensor "
+        "reads `max_psi` from this asset's metadata."
     ),
 )
 def feature_drift(

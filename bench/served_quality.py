@@ -23,10 +23,9 @@ import duckdb
 import httpx
 import numpy as np
 import polars as pl
-from pydantic import ValidationError
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from bench.serving import request_body
+from bench.serving import valid_requests
 from flightline import settings
 from flightline.bento_store import (
     latest_bento_tag,
@@ -36,23 +35,14 @@ from flightline.bento_store import (
 )
 from flightline.calibration import expected_calibration_error
 from flightline.registry import ModelRegistry
-from flightline.scoring import Flight
 from flightline.warehouse import read_table
 
 
 def labelled_requests(flights: pl.DataFrame) -> tuple[list[dict], list[int]]:
     """The fct_flights rows that validate as requests (a few real tail numbers do not), as
     request bodies, and their labels."""
-    requests, labels = [], []
-    for row in flights.iter_rows(named=True):
-        request = request_body(row)
-        try:
-            Flight.model_validate(request)
-        except ValidationError:
-            continue
-        requests.append(request)
-        labels.append(int(row["is_delayed"]))
-    return requests, labels
+    pairs = list(valid_requests(flights))
+    return [body for _, body in pairs], [int(row["is_delayed"]) for row, _ in pairs]
 
 
 def rate_baseline_brier(history: pl.DataFrame, month: pl.DataFrame, weight: float = 50.0) -> float:

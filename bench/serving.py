@@ -56,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -159,12 +160,26 @@ def request_body(row: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def load_payloads(home: Path, state: Any) -> tuple[list[dict], list[dict], str]:
-    """(serving-day flights, past-day flights, how they were chosen) as valid request bodies."""
-    import duckdb
+def valid_requests(flights: pl.DataFrame) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(row, request body) for each fct_flights row that validates as a request (a few real tail
+    numbers do not), in the frame's order."""
     from pydantic import ValidationError
 
     from flightline.scoring import Flight
+
+    for row in flights.iter_rows(named=True):
+        body = request_body(row)
+        try:
+            Flight.model_validate(body)
+        except ValidationError:
+            continue
+        yield row, body
+
+
+def load_payloads(home: Path, state: Any) -> tuple[list[dict], list[dict], str]:
+    """(serving-day flights, past-day flights, how they were chosen) as valid request bodies."""
+    import duckdb
+
     from flightline.warehouse import read_table
 
     as_of = state.as_of_day
@@ -196,15 +211,8 @@ def load_payloads(home: Path, state: Any) -> tuple[list[dict], list[dict], str]:
         )
 
     def valid(frame: pl.DataFrame) -> list[dict]:
-        out = []
-        for row in frame.sample(fraction=1.0, shuffle=True, seed=13).iter_rows(named=True):
-            body = request_body(row)
-            try:
-                Flight.model_validate(body)
-            except ValidationError:
-                continue
-            out.append(body)
-        return out
+        shuffled = frame.sample(fraction=1.0, shuffle=True, seed=13)
+        return [body for _, body in valid_requests(shuffled)]
 
     return valid(future), valid(past), how
 

@@ -84,13 +84,11 @@ def backtest_summary(folds: pl.DataFrame) -> dict[str, dict[str, float]]:
 
 def backtest_plot_png(folds: pl.DataFrame) -> bytes:
     """AUC per test month: the model as served and day before, and the rate baseline."""
-    import io
-
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from flightline.figures import png_bytes
+
     fig = Figure(figsize=(6, 4))
-    FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     months = folds.get_column("test_month").to_list()
     for column, label in (
@@ -101,6 +99,4 @@ def backtest_plot_png(folds: pl.DataFrame) -> bytes:
         ax.plot(months, folds.get_column(column).to_list(), marker="o", label=label)
     ax.set(xlabel="test month", ylabel="AUC", title="Rolling-origin backtest")
     ax.legend(fontsize=8)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    return buf.getvalue()
+    return png_bytes(fig)

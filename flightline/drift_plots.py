@@ -3,21 +3,12 @@ how the largest PSI developed month by month."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import polars as pl
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from flightline.drift import DRIFT_THRESHOLD
-
-
-def _png(fig: Figure) -> bytes:
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    return buf.getvalue()
+from flightline.figures import png_bytes
 
 
 def _shares(values: pl.Series, edges: np.ndarray | None) -> tuple[list[str], np.ndarray]:
@@ -63,7 +54,7 @@ def histograms_png(
         ax.set_title(f"{feature} (PSI {value:.2f})", fontsize=9)
         ax.set_ylabel("share of flights", fontsize=8)
         ax.legend(fontsize=7)
-    return _png(fig)
+    return png_bytes(fig, dpi=80)
 
 
 def psi_by_month_png(history: pl.DataFrame) -> bytes:
@@ -77,4 +68,4 @@ def psi_by_month_png(history: pl.DataFrame) -> bytes:
     ax.set_title("Feature drift by month (each against its reference month)", fontsize=9)
     ax.tick_params(axis="x", rotation=90, labelsize=7)
     ax.legend(fontsize=7)
-    return _png(fig)
+    return png_bytes(fig, dpi=80)

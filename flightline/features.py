@@ -170,7 +170,10 @@ CALENDAR_FEATURES: list[str] = [
 SCHEDULE_FEATURES: list[str] = ["distance_miles", "flight_number"]
 PLANE_FEATURES: list[str] = ["plane_age_years", "plane_seats", "plane_engines"]
 WEATHER_FEATURES: list[str] = [*WEATHER_COLUMNS, "temp_dewp_spread"]
-AGGREGATE_FEATURES: list[str] = [n for k in AGG_KEYS for n in _aggregate_feature_names(k)]
+AGGREGATE_FEATURES_BY_KEY: dict[str, list[str]] = {
+    k.name: _aggregate_feature_names(k) for k in AGG_KEYS
+}
+AGGREGATE_FEATURES: list[str] = [n for names in AGGREGATE_FEATURES_BY_KEY.values() for n in names]
 FEATURE_COLUMNS: list[str] = [
     *CATEGORICAL_FEATURES,
     *CALENDAR_FEATURES,

@@ -8,7 +8,6 @@ training months) and a logistic regression on the same features.
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,6 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import polars as pl
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -41,6 +39,7 @@ from flightline.features import (
     feature_matrix,
     forbidden_columns_present,
 )
+from flightline.figures import png_bytes
 
 MONTH_COLUMN = "flight_month"
 # Months of training data before the validation month: a year covers every season and keeps
@@ -353,13 +352,6 @@ def feature_importance(booster: lgb.Booster, top: int | None = 20) -> pl.DataFra
     return table.head(top) if top else table
 
 
-def _png(fig: Figure) -> bytes:
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    return buf.getvalue()
-
-
 def roc_plot_png(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> bytes:
     """ROC curves of several scorers on the same rows, as PNG bytes."""
     from sklearn.metrics import roc_curve
@@ -372,7 +364,7 @@ def roc_plot_png(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> bytes:
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, test month")
     ax.legend(loc="lower right", fontsize=8)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def calibration_plot_png(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> bytes:
@@ -391,7 +383,7 @@ def calibration_plot_png(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> byt
         )
     ax.set(xlabel="mean predicted probability", ylabel="observed delay rate", title="Calibration")
     ax.legend(loc="upper left", fontsize=8)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ log, never the warehouse.
 
 import dagster as dg
 
-from assets.event_log import latest_metadata
+from assets.event_log import latest_metadata, latest_record
 from flightline.drift import DRIFT_THRESHOLD
 from jobs import training_job
 from resources import ArtifactStore
@@ -51,11 +51,8 @@ def first_crossing(
 def _latest_storage_id(
     instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None = None
 ) -> int | None:
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None),
-        limit=1,
-    ).records
-    return records[0].storage_id if records else None
+    record = latest_record(instance, key, partition)
+    return record.storage_id if record else None
 
 
 def features_not_ready(
