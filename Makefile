@@ -4,7 +4,7 @@ PYTHON ?= python3
 # Use uv from PATH when present, else bootstrap it with pip and run it as a module.
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: setup run test ui serve lint bench
+.PHONY: setup run test test-fast ui serve lint bench
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.5"
@@ -13,8 +13,16 @@ setup:
 run: setup ## land 2013, load, model and report
 	$(UV) run flightline run
 
-test: setup ## the test suite (real DuckDB, real dbt, real Dagster runs)
-	$(UV) run pytest
+# Tests run on WORKERS processes (pytest-xdist), one test file per worker at a time so a file's
+# shared fixtures (a trained pipeline, a served bento) are built once per worker.
+WORKERS ?= 2
+PYTEST = $(UV) run pytest -n $(WORKERS) --dist loadfile
+
+test: setup ## the whole suite, what CI runs (real DuckDB, dbt, Dagster runs, bentoml serve, PostgreSQL)
+	$(PYTEST)
+
+test-fast: setup ## unit tests and small integration tests: what is not marked slow
+	$(PYTEST) -m "not slow"
 
 # PORT=... and HOST=... pick another port or interface (defaults: the CLI's, 3000 / 3001 on 127.0.0.1).
 LISTEN = $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))

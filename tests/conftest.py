@@ -37,3 +37,15 @@ def postgres_url():
         pytest.skip(f"no PostgreSQL server on this machine ({exc}); .ci/run installs one")
     with throwaway_cluster() as url:
         yield url
+
+
+# Tests that build a trained pipeline, start PostgreSQL or run the CLI end to end take minutes;
+# `make test-fast` (-m "not slow") skips them. Derived from the fixtures a test uses, so a new
+# test on these fixtures lands in the right tier without anyone remembering to mark it.
+SLOW_FIXTURES = {"trained", "postgres_url", "partial_year"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

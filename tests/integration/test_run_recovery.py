@@ -22,6 +22,8 @@ import pytest
 from flightline.landing import land
 from flightline.settings import PROJECT_ROOT
 
+pytestmark = pytest.mark.slow  # the CLI end to end, twice
+
 POOL = "duckdb"
 # Bounds, not expectations: each wait ends as soon as its condition holds.
 RUN_HOLDS_SLOT_TIMEOUT_S = 300
