@@ -165,7 +165,7 @@ def valid_requests(flights: pl.DataFrame) -> Iterator[tuple[dict[str, Any], dict
     numbers do not), in the frame's order."""
     from pydantic import ValidationError
 
-    from flightline.scoring import Flight
+    from flightline.prediction_schema import Flight
 
     for row in flights.iter_rows(named=True):
         body = request_body(row)

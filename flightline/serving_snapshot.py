@@ -9,7 +9,7 @@ of the snapshot and every effective day it covers, into one float32 array per ke
 costs a dictionary lookup per key and a numpy gather (:meth:`SnapshotArrays.assemble`).
 
 The per-flight rules that are not aggregates (calendar, codes, distance, plane, weather fill,
-staleness) are re-stated here in plain Python on :class:`~flightline.scoring.Flight` objects: a
+staleness) are re-stated here in plain Python on :class:`~flightline.prediction_schema.Flight` objects: a
 twin of ``flight_features`` that tests/unit/test_serving_snapshot.py holds equal to it, row for
 row and bit for bit, on real and edge-case flights.
 
@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from operator import attrgetter, itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -33,9 +33,7 @@ import polars as pl
 from flightline import features as F
 from flightline.features.aggregates import _fill_for_unmatched, _global_features, _key_features
 from flightline.features.catalog import _aggregate_feature_names
-
-if TYPE_CHECKING:  # scoring imports this module; the type only
-    from flightline.scoring import Flight
+from flightline.prediction_schema import Flight
 
 # A flight's key values, in this order, for every aggregation key (features.catalog._KEY_DTYPES).
 _KEY_ORDER = ("_all", "carrier", "origin", "dest", "tailnum", "flight_number", "sched_dep_hour")

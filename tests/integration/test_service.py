@@ -31,14 +31,8 @@ from flightline.bento_store import (
     wait_until_ready,
 )
 from flightline.features import build_feature_state
-from flightline.scoring import (
-    DEFAULT_MAX_ROWS,
-    EXAMPLE_FLIGHT,
-    Flight,
-    ScoringModel,
-    load_scoring_model,
-    score_flights,
-)
+from flightline.prediction_schema import DEFAULT_MAX_ROWS, EXAMPLE_FLIGHT, Flight
+from flightline.scoring import ScoringModel, load_scoring_model, score_flights
 from flightline.warehouse import read_table
 
 READY_TIMEOUT_S = 90

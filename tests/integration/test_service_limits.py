@@ -31,7 +31,7 @@ from flightline.bento_store import (
     stop_bento_server,
     wait_until_ready,
 )
-from flightline.scoring import EXAMPLE_FLIGHT
+from flightline.prediction_schema import EXAMPLE_FLIGHT
 from flightline.service_http import MAX_BODY_ENV
 
 READY_TIMEOUT_S = 90

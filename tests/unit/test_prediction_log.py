@@ -17,7 +17,7 @@ from flightline.prediction_log import (
     join_outcomes,
     read_prediction_log,
 )
-from flightline.scoring import EXAMPLE_FLIGHT, Flight, requests_frame
+from flightline.prediction_schema import EXAMPLE_FLIGHT, Flight, requests_frame
 
 SERVED = datetime(2026, 11, 23, 12, 30, tzinfo=UTC)
 

@@ -16,19 +16,21 @@ from pydantic import ValidationError
 
 from flightline import features as F
 from flightline.explain import contributions
-from flightline.scoring import (
+from flightline.prediction_schema import (
     EXAMPLE_FLIGHT,
-    SCORE_COLUMNS,
     Flight,
     Prediction,
     PredictRequest,
     PredictResponse,
     Provenance,
     error_path,
-    load_scoring_model,
     prediction_records,
     requests_frame,
     response_json,
+)
+from flightline.scoring import (
+    SCORE_COLUMNS,
+    load_scoring_model,
     score_flights,
     score_request_batch,
     stale_flight_errors,

@@ -12,16 +12,14 @@ import pytest
 
 from flightline import features as F
 from flightline.prediction_log import prediction_rows
-from flightline.scoring import (
+from flightline.prediction_schema import (
     EXAMPLE_FLIGHT,
     PredictRequest,
     Provenance,
-    load_scoring_model,
     requests_frame,
     response_json,
-    score_flights,
-    score_request_batch,
 )
+from flightline.scoring import load_scoring_model, score_flights, score_request_batch
 from flightline.serving_fast import POLARS_WRITER_ROWS, score_requests
 from tests.unit import test_scoring
 from tests.unit.test_scoring import AS_OF_DAY, CARRIERS, DESTS, ORIGINS
