@@ -37,7 +37,7 @@ from flightline.ingest import FULL_PARTITION, load_file
 from flightline.landing import landing_file, month_range
 from flightline.raw_schemas import RAW_TABLES
 from flightline.registry import ModelRegistry
-from flightline.scale import land_scaled, scaled_months
+from flightline.synthetic.scale import land_scaled, scaled_months
 from flightline.training import DEFAULT_TRAIN_MONTHS
 
 

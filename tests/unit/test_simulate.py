@@ -10,17 +10,10 @@ import pytest
 from flightline.ingest import load_file
 from flightline.landing import landing_file
 from flightline.raw_schemas import FLIGHTS, WEATHER
-from flightline.simulate import (
-    NEW_ROUTES_PER_ORIGIN,
-    NO_DRIFT,
-    DriftSpec,
-    load_templates,
-    new_routes,
-    parse_drift,
-    parse_month_spec,
-    simulate_month,
-    simulate_months,
-)
+from flightline.synthetic.knobs import NO_DRIFT, DriftSpec, parse_drift
+from flightline.synthetic.routes import NEW_ROUTES_PER_ORIGIN, new_routes
+from flightline.synthetic.simulate import parse_month_spec, simulate_month, simulate_months
+from flightline.synthetic.templates import load_templates
 
 NY = ZoneInfo("America/New_York")
 INTS = [c for c, t in FLIGHTS.columns.items() if t == "INTEGER"]
