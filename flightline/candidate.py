@@ -22,12 +22,12 @@ from flightline.calibration import Calibrator
 from flightline.feature_table import recode_categoricals
 from flightline.features import LABEL, Vocabulary, feature_matrix
 from flightline.gate import GateCheck, GateInputs, GateThresholds, evaluate_gate, gate_passed
+from flightline.metrics import bootstrap_auc_diff
 from flightline.registry import MODEL_NAME, ModelRegistry, model_version
 from flightline.training import (
     DEFAULT_TRAIN_ROWS,
     MonthSplit,
     TrainingResult,
-    bootstrap_auc_diff,
     labels,
     split_tables,
     train_and_evaluate,

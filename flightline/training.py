@@ -20,16 +20,10 @@ from matplotlib.figure import Figure
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from flightline.calibration import (
-    Calibrator,
-    choose_calibrator,
-    expected_calibration_error,
-    reliability_curve,
-)
+from flightline.calibration import Calibrator, choose_calibrator
 from flightline.features import (
     CATEGORICAL_FEATURES,
     FEATURE_COLUMNS,
@@ -40,6 +34,7 @@ from flightline.features import (
     forbidden_columns_present,
 )
 from flightline.figures import png_bytes
+from flightline.metrics import evaluate, expected_calibration_error, reliability_curve, roc_auc
 
 MONTH_COLUMN = "flight_month"
 # Months of training data before the validation month: a year covers every season and keeps
@@ -230,52 +225,6 @@ def predict(booster: lgb.Booster, df: pl.DataFrame) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def evaluate(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """AUC, PR-AUC, log loss and Brier score (plus size and base rate) of probabilities ``p``."""
-    y = np.asarray(y, dtype=np.int8)
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
-    return {
-        "auc": float(roc_auc_score(y, p)),
-        "pr_auc": float(average_precision_score(y, p)),
-        "log_loss": float(log_loss(y, p, labels=[0, 1])),
-        "brier": float(brier_score_loss(y, p)),
-        "n": int(y.size),
-        "positive_rate": float(y.mean()) if y.size else float("nan"),
-    }
-
-
-def _auc_from_groups(inv: np.ndarray, y: np.ndarray, w: np.ndarray, n_groups: int) -> float:
-    """Weighted AUC from score ranks (``inv`` = index of each score among the sorted uniques)."""
-    pos = np.bincount(inv, weights=w * y, minlength=n_groups)
-    neg = np.bincount(inv, weights=w * (1 - y), minlength=n_groups)
-    below = np.cumsum(neg) - neg
-    denom = pos.sum() * neg.sum()
-    return float((pos * (below + 0.5 * neg)).sum() / denom) if denom > 0 else float("nan")
-
-
-def bootstrap_auc_diff(
-    y: np.ndarray,
-    p_new: np.ndarray,
-    p_old: np.ndarray,
-    n: int = 1000,
-    seed: int = 0,
-    alpha: float = 0.05,
-) -> tuple[float, float]:
-    """Percentile interval of AUC(p_new) - AUC(p_old), resampling the same rows for both."""
-    y = np.asarray(y, dtype=np.float64)
-    _, inv_new = np.unique(np.asarray(p_new), return_inverse=True)
-    _, inv_old = np.unique(np.asarray(p_old), return_inverse=True)
-    g_new, g_old = int(inv_new.max()) + 1, int(inv_old.max()) + 1
-    rng = np.random.default_rng(seed)
-    diffs = np.empty(n)
-    for i in range(n):
-        w = np.bincount(rng.integers(0, y.size, y.size), minlength=y.size).astype(np.float64)
-        diffs[i] = _auc_from_groups(inv_new, y, w, g_new) - _auc_from_groups(inv_old, y, w, g_old)
-    diffs = diffs[~np.isnan(diffs)]
-    low, high = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
-    return float(low), float(high)
-
-
 # --------------------------------------------------------------------------------------------
 # Baselines
 # --------------------------------------------------------------------------------------------
@@ -360,7 +309,7 @@ def roc_plot_png(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> bytes:
     ax = fig.add_subplot()
     for name, p in scores.items():
         fpr, tpr, _ = roc_curve(y, p)
-        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, p):.3f})")
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc(y, p):.3f})")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, test month")
     ax.legend(loc="lower right", fontsize=8)

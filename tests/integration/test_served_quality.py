@@ -33,9 +33,9 @@ from flightline.bento_store import (
     stop_bento_server,
     wait_until_ready,
 )
-from flightline.calibration import expected_calibration_error
 from flightline.feature_table import ONLINE_HORIZON_DAYS, online_state
 from flightline.features import save_state
+from flightline.metrics import expected_calibration_error
 from flightline.registry import ModelRegistry
 from flightline.scoring import DEFAULT_MAX_STALE_DAYS
 from flightline.warehouse import read_table

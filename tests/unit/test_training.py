@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from sklearn.metrics import roc_auc_score
 
 from flightline import training as T
 from flightline.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, LABEL, MODEL_FEATURES
@@ -96,33 +95,6 @@ def test_training_refuses_outcome_columns() -> None:
     train, valid, _ = T.split_frame(table, T.month_split(MONTHS))
     with pytest.raises(ValueError, match="arr_delay_minutes"):
         T.train_lightgbm(train, valid, FAST, features=[*FEATURE_COLUMNS, "arr_delay_minutes"])
-
-
-def test_evaluate_reports_the_usual_metrics() -> None:
-    y = np.array([0, 0, 1, 1])
-    m = T.evaluate(y, np.array([0.1, 0.4, 0.35, 0.8]))
-    assert m["auc"] == pytest.approx(0.75)
-    assert set(m) >= {"auc", "pr_auc", "log_loss", "brier"}
-    assert m["brier"] == pytest.approx(np.mean((np.array([0.1, 0.4, 0.35, 0.8]) - y) ** 2))
-
-
-def test_bootstrap_interval_is_sane() -> None:
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, 3000)
-    good = y * 0.6 + rng.random(3000)  # AUC ~0.8
-    bad = y * 0.1 + rng.random(3000)  # AUC ~0.55
-    low, high = T.bootstrap_auc_diff(y, good, bad, n=300, seed=1)
-    diff = roc_auc_score(y, good) - roc_auc_score(y, bad)
-    assert 0 < low < diff < high < 0.5
-    low2, high2 = T.bootstrap_auc_diff(y, bad, good, n=300, seed=1)
-    assert (low2, high2) == pytest.approx((-high, -low))
-    same = T.bootstrap_auc_diff(y, good, good, n=50, seed=1)
-    assert same == (0.0, 0.0)
-    # The weighted rank AUC behind the bootstrap equals scikit-learn's, ties included.
-    p = np.round(good, 1)
-    _, inv = np.unique(p, return_inverse=True)
-    fast = T._auc_from_groups(inv, y.astype(float), np.ones(y.size), int(inv.max()) + 1)
-    assert fast == pytest.approx(roc_auc_score(y, p))
 
 
 def test_baselines_and_reports() -> None:
