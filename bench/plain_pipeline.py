@@ -34,7 +34,8 @@ from flightline.feature_table import (
 )
 from flightline.features import save_state
 from flightline.ingest import FULL_PARTITION, load_file
-from flightline.landing import landing_file, month_range
+from flightline.landing import landing_file
+from flightline.months import month_range
 from flightline.raw_schemas import RAW_TABLES
 from flightline.registry import ModelRegistry
 from flightline.synthetic.scale import land_scaled, scaled_months

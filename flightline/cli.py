@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from flightline import settings
-from flightline.landing import land, month_range
+from flightline.landing import land
+from flightline.months import month_range
 from flightline.registry import ModelRegistry
 
 UI_PORT = 3000
@@ -247,8 +248,9 @@ def main(argv: list[str] | None = None) -> None:
         print_counts()
         return
     if args.command == "simulate":
+        from flightline.months import parse_month_spec
         from flightline.synthetic.knobs import parse_drift
-        from flightline.synthetic.simulate import parse_month_spec, simulate_months
+        from flightline.synthetic.simulate import simulate_months
 
         try:
             months, drift = parse_month_spec(args.months), parse_drift(args.drift)

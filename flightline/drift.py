@@ -31,11 +31,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import numpy as np
 import polars as pl
+
+from flightline.months import first_day, shift_month
 
 DRIFT_THRESHOLD = 0.2
 EPSILON = 1e-4
@@ -181,16 +182,6 @@ class DriftReference:
         return f"{self.month} (the previous month: no month a year earlier has landed)"
 
 
-def shift_month(month: str, months: int) -> str:
-    """'2014-01' shifted by ``months`` (negative: earlier), as 'YYYY-MM'."""
-    index = int(month[:4]) * 12 + int(month[5:7]) - 1 + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def _first_day(month: str) -> date:
-    return date(int(month[:4]), int(month[5:7]), 1)
-
-
 def drift_reference(
     month: str, available: Sequence[str], lookback_days: int
 ) -> DriftReference | None:
@@ -210,7 +201,7 @@ def drift_reference(
         if not earlier:
             return None
         chosen, kind = earlier[-1], "previous_month"
-    complete = (_first_day(chosen) - _first_day(min(available))).days >= lookback_days
+    complete = (first_day(chosen) - first_day(min(available))).days >= lookback_days
     return DriftReference(chosen, kind, aggregates_comparable=complete and kind == "year_earlier")
 
 

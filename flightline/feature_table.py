@@ -34,6 +34,7 @@ from flightline.features import (
     flight_features,
     route_distances,
 )
+from flightline.months import first_day, months_reached, previous_month, shift_month
 from flightline.training import MONTH_COLUMN, MonthSplit, month_split, training_table
 from flightline.warehouse import read_table, replace_rows, replace_table, table_exists
 
@@ -47,6 +48,8 @@ BUILDS_TABLE = "features.flight_feature_builds"
 # window plus the days an outcome can take to become known (arrival the next day, +1 day; a
 # flight that never arrived counts two days after its scheduled day), with margin.
 LOOKBACK_DAYS = MAX_WINDOW_DAYS + 7
+# The months before a month that its lookback can reach into (2 for 35 days).
+LOOKBACK_MONTHS = months_reached(LOOKBACK_DAYS)
 # The online snapshot keeps this many days of daily sums: enough for every feature window.
 ONLINE_HORIZON_DAYS = 35
 # Months built together: bigger chunks amortize per-chunk work, smaller ones bound memory.
@@ -197,30 +200,23 @@ def recode_categoricals(
 # --------------------------------------------------------------------------------------------
 
 
-def previous_month(month: str) -> str:
-    year, mon = int(month[:4]), int(month[5:7])
-    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
-
-
 def history_start(month: str) -> date:
     """First scheduled day of the flights the features of ``month`` (and later) need."""
-    return date(int(month[:4]), int(month[5:7]), 1) - timedelta(days=LOOKBACK_DAYS)
+    return first_day(month) - timedelta(days=LOOKBACK_DAYS)
 
 
 def months_to_rebuild(current: Mapping[str, str], built: Mapping[str, str]) -> list[str]:
     """Months whose stored features are missing or stale, in order.
 
     ``current``/``built``: month -> fingerprint of its inputs now / when its features were built.
-    A month is stale when its own inputs or those of the two months before changed (appeared,
-    disappeared or differ): the lookback reaches at most two months back.
+    A month is stale when its own inputs or those of the :data:`LOOKBACK_MONTHS` months before
+    changed (appeared, disappeared or differ): the months its lookback reaches into.
     """
     changed = {m for m in {*current, *built} if current.get(m) != built.get(m)}
     return [
         m
         for m in sorted(current)
-        if m in changed
-        or previous_month(m) in changed
-        or previous_month(previous_month(m)) in changed
+        if any(shift_month(m, -k) in changed for k in range(LOOKBACK_MONTHS + 1))
     ]
 
 

@@ -18,7 +18,8 @@ os.environ.pop("DAGSTER_HOME", None)
 @pytest.fixture(scope="session")
 def landed_2013(tmp_path_factory) -> Path:
     """A landing zone with January and February 2013, landed once per session (read-only)."""
-    from flightline.landing import land, month_range
+    from flightline.landing import land
+    from flightline.months import month_range
 
     zone = tmp_path_factory.mktemp("landing")
     land(zone, month_range("2013-01", "2013-02"))

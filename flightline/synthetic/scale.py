@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from flightline.landing import land, landing_file, month_range, read_source, write_atomically
+from flightline.landing import land, landing_file, read_source, write_atomically
+from flightline.months import month_range
 from flightline.raw_schemas import AIRLINES, FLIGHTS, WEATHER
 from flightline.synthetic.knobs import DriftSpec
 from flightline.synthetic.simulate import simulate_month

@@ -39,12 +39,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from flightline.landing import (
-    landing_file,
-    month_range,
-    parse_month,
-    write_atomically,
-)
+from flightline.landing import landing_file, write_atomically
+from flightline.months import first_day, next_month, parse_month
 from flightline.raw_schemas import FLIGHTS, WEATHER
 from flightline.synthetic.clock import NY_TZ, TIME_HOUR_FORMAT, local_to_utc
 from flightline.synthetic.delays import carrier_delays, storm_delays, storm_weather
@@ -59,27 +55,6 @@ from flightline.synthetic.routes import add_route_flights, new_routes
 from flightline.synthetic.templates import TEMPLATE_YEAR, Templates, load_templates
 
 _INT_FLIGHT_COLUMNS = [c for c, t in FLIGHTS.columns.items() if t == "INTEGER"]
-
-
-def parse_month_spec(text: str) -> list[str]:
-    """``"2014-01..2014-03"`` -> ``["2014-01", "2014-02", "2014-03"]``.
-
-    Also accepts a single month and comma-separated months or ranges; repeats are dropped.
-    """
-    months: list[str] = []
-    parts = [p.strip() for p in text.split(",")]
-    if not any(parts):
-        raise ValueError(f"month spec {text!r} is empty: expected e.g. 2014-01..2014-03")
-    for part in parts:
-        if ".." in part:
-            start, _, end = part.partition("..")
-            if not start.strip() or not end.strip() or ".." in end:
-                raise ValueError(f"month spec part {part!r} is not a range like 2014-01..2014-03")
-            months += month_range(start.strip(), end.strip())
-        else:
-            parse_month(part)
-            months.append(part)
-    return list(dict.fromkeys(months))
 
 
 def simulate_months(
@@ -226,8 +201,8 @@ def _shift_weather(
 
     ny = ZoneInfo(NY_TZ)
     start = datetime(year, month, 1, tzinfo=ny).astimezone(UTC)
-    ny_, nm = (year + 1, 1) if month == 12 else (year, month + 1)
-    end = datetime(ny_, nm, 1, tzinfo=ny).astimezone(UTC)
+    after = first_day(next_month(f"{year:04d}-{month:02d}"))
+    end = datetime(after.year, after.month, 1, tzinfo=ny).astimezone(UTC)
     grid = pl.DataFrame(
         {"_th": pl.datetime_range(start, end, "1h", closed="left", time_zone="UTC", eager=True)}
     )

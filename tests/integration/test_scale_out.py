@@ -16,7 +16,8 @@ import pytest
 
 from flightline import settings
 from flightline.cli import LAYERS, install_instance_config, row_counts
-from flightline.landing import land, month_range
+from flightline.landing import land
+from flightline.months import month_range
 from flightline.pg_cluster import create_database
 from flightline.registry import ModelRegistry
 from resources import Warehouse

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from flightline.drift import EPSILON, drift_reference, drift_summary, feature_psi, psi, shift_month
+from flightline.drift import EPSILON, drift_reference, drift_summary, feature_psi, psi
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +160,6 @@ def test_drift_reference_prefers_the_same_month_a_year_earlier():
     assert (ref.month, ref.kind, ref.aggregates_comparable) == ("2013-02", "previous_month", False)
     assert "previous month" in ref.describe()
     assert drift_reference("2013-01", landed, lookback_days=28) is None
-    assert shift_month("2014-01", -12) == "2013-01" and shift_month("2013-12", 1) == "2014-01"
 
 
 def test_categorical_codes_are_binned_by_value():
