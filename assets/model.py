@@ -27,14 +27,10 @@ from flightline.feature_table import (
     stored_months,
     stored_vocabulary,
 )
+from flightline.features import LABEL
 from flightline.gate import GATE_CHECK_SPECS, GateThresholds
-from flightline.training import (
-    DEFAULT_TRAIN_MONTHS,
-    DEFAULT_TRAIN_ROWS,
-    LABEL,
-    calibration_plot_png,
-    roc_plot_png,
-)
+from flightline.training_data import DEFAULT_TRAIN_MONTHS, DEFAULT_TRAIN_ROWS
+from flightline.training_plots import calibration_plot_png, roc_plot_png
 from resources import ArtifactStore
 
 DELAY_MODEL = dg.AssetKey(["model", "delay_model"])

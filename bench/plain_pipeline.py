@@ -39,7 +39,7 @@ from flightline.months import month_range
 from flightline.raw_schemas import RAW_TABLES
 from flightline.registry import ModelRegistry
 from flightline.synthetic.scale import land_scaled, scaled_months
-from flightline.training import DEFAULT_TRAIN_MONTHS
+from flightline.training_data import DEFAULT_TRAIN_MONTHS
 
 
 def dbt_build(*args: str) -> None:

@@ -24,14 +24,8 @@ from flightline.features import LABEL, Vocabulary, feature_matrix
 from flightline.gate import GateCheck, GateInputs, GateThresholds, evaluate_gate, gate_passed
 from flightline.metrics import bootstrap_auc_diff
 from flightline.registry import MODEL_NAME, ModelRegistry, model_version
-from flightline.training import (
-    DEFAULT_TRAIN_ROWS,
-    MonthSplit,
-    TrainingResult,
-    labels,
-    split_tables,
-    train_and_evaluate,
-)
+from flightline.training import TrainingResult, train_and_evaluate
+from flightline.training_data import DEFAULT_TRAIN_ROWS, MonthSplit, labels, split_tables
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from flightline.features import (
     route_distances,
 )
 from flightline.months import first_day, months_reached, previous_month, shift_month
-from flightline.training import MONTH_COLUMN, MonthSplit, month_split, training_table
+from flightline.training_data import MONTH_COLUMN, MonthSplit, month_split, training_table
 from flightline.warehouse import read_table, replace_rows, replace_table, table_exists
 
 FEATURES_TABLE = "features.flight_features"

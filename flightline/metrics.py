@@ -79,8 +79,9 @@ def expected_calibration_error(y: Any, p: Any, n_bins: int = N_BINS) -> float:
 
 
 def evaluate(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """AUC, PR-AUC, log loss and Brier score (plus size and base rate) of probabilities ``p``."""
+    """AUC, PR-AUC, log loss, Brier score, size, base rate and ECE of probabilities ``p``."""
     y = np.asarray(y, dtype=np.int8)
+    ece = expected_calibration_error(y, p)
     p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
     auc = roc_auc(y, p)
     if auc is None:
@@ -92,6 +93,7 @@ def evaluate(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
         "brier": brier(y, p),
         "n": int(y.size),
         "positive_rate": float(y.mean()) if y.size else float("nan"),
+        "ece": ece,
     }
 
 
