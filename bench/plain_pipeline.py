@@ -23,12 +23,12 @@ import duckdb
 from flightline import settings
 from flightline.bento_store import build_bento, save_model_to_bentoml
 from flightline.candidate import CandidateSettings, save_candidate, train_candidate
+from flightline.feature_checks import stored_point_in_time_mismatches
 from flightline.feature_table import (
     ONLINE_HORIZON_DAYS,
     online_state,
     read_training_window,
     stored_months,
-    stored_point_in_time_mismatches,
     stored_vocabulary,
     update_feature_table,
 )

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from flightline.calibration import Calibrator
-from flightline.feature_table import recode_categoricals
+from flightline.feature_vocabulary import recode_categoricals
 from flightline.features import LABEL, Vocabulary, feature_matrix
 from flightline.gate import GateCheck, GateInputs, GateThresholds, evaluate_gate, gate_passed
 from flightline.metrics import bootstrap_auc_diff

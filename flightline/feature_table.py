@@ -2,8 +2,9 @@
 
 The table is maintained by month. A month's features depend only on its own flights and those of
 the :data:`LOOKBACK_DAYS` before it (every aggregate is a window of at most 28 days), so a new or
-changed month rebuilds that month and the two after it, never the whole history, and a full build
-runs in chunks of months whose memory does not grow with the years of history.
+changed month rebuilds that month and the :data:`LOOKBACK_MONTHS` after it, never the whole
+history, and a full build runs in chunks of months whose memory does not grow with the years of
+history. The vocabulary and the table's checks have their own modules.
 """
 
 from __future__ import annotations
@@ -16,15 +17,11 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
+from flightline.feature_vocabulary import extend_vocabulary, vocabulary_frame, vocabulary_from_frame
 from flightline.features import (
-    AGGREGATE_FEATURES,
-    CALENDAR_FEATURES,
-    CATEGORICAL_FEATURES,
     CATEGORICAL_SOURCES,
     FEATURE_COLUMNS,
-    LABEL,
     MAX_WINDOW_DAYS,
-    SCHEDULE_FEATURES,
     SNAPSHOT_DAY,
     STATE_FORMAT_VERSION,
     FeatureState,
@@ -55,16 +52,6 @@ ONLINE_HORIZON_DAYS = 35
 # Months built together: bigger chunks amortize per-chunk work, smaller ones bound memory.
 CHUNK_MONTHS = 12
 
-# Features that exist for every historical flight: a null here means the feature code is broken.
-# Weather and plane attributes may be missing in the source data (LightGBM handles NaN).
-NOT_NULL_FEATURES: list[str] = [
-    "flight_id",
-    *CATEGORICAL_FEATURES,
-    *CALENDAR_FEATURES,
-    *SCHEDULE_FEATURES,
-    *AGGREGATE_FEATURES,
-]
-
 
 def served_from_month_snapshot(flights: pl.DataFrame) -> pl.DataFrame:
     """Each flight marked as served from the snapshot taken when its month began.
@@ -93,111 +80,6 @@ def build_feature_table(
     rows = served_from_month_snapshot(flights) if as_served else flights
     features = flight_features(rows, state, vocab)
     return training_table(flights, features), vocab
-
-
-def vocabulary_frame(vocabulary: Vocabulary) -> pl.DataFrame:
-    return pl.DataFrame(
-        [
-            {"source": src, "code": i, "value": v}
-            for src, values in vocabulary.items()
-            for i, v in enumerate(values)
-        ],
-        schema={"source": pl.String, "code": pl.Int32, "value": pl.String},
-    )
-
-
-def vocabulary_from_frame(df: pl.DataFrame) -> dict[str, list[str]]:
-    ordered = df.sort("source", "code")
-    return {
-        src: ordered.filter(pl.col("source") == src)["value"].to_list()
-        for src in CATEGORICAL_SOURCES.values()
-    }
-
-
-def null_counts(
-    conn: duckdb.DuckDBPyConnection, columns: Sequence[str] = NOT_NULL_FEATURES
-) -> dict[str, int]:
-    """Nulls per column of the stored feature table, for the columns that must have none."""
-    select = ", ".join(f'count(*) - count("{c}")' for c in columns)
-    counts = conn.execute(f"SELECT {select} FROM {FEATURES_TABLE}").fetchone()
-    return {c: int(n) for c, n in zip(columns, counts, strict=True) if n}
-
-
-def point_in_time_mismatches(
-    history: pl.DataFrame,
-    planes: pl.DataFrame,
-    stored: pl.DataFrame,
-    month: str,
-    vocabulary: Vocabulary,
-) -> dict[str, int]:
-    """Recompute ``month``'s features from flights up to that month alone; count differing cells.
-
-    ``history``: fct_flights rows from :func:`history_start` of ``month`` up to ``month``.
-    ``stored``: the stored feature rows of ``month``, possibly built with later months at hand;
-    if any later data leaked into them, the recomputation differs.
-    """
-    upto = history.filter(pl.col(MONTH_COLUMN) <= month)
-    recomputed = build_month_features(upto, planes, [month], vocabulary).sort("flight_id")
-    stored = stored.filter(pl.col(MONTH_COLUMN) == month).sort("flight_id")
-    if recomputed.height != stored.height or not recomputed["flight_id"].equals(
-        stored["flight_id"]
-    ):
-        return {"flight_id": abs(recomputed.height - stored.height) or stored.height}
-    mismatches = {}
-    for col in [*FEATURE_COLUMNS, LABEL]:
-        a, b = stored[col].cast(pl.Float64), recomputed[col].cast(pl.Float64)
-        same = (a == b) | (a.is_null() & b.is_null()) | ((a - b).abs() <= 1e-9)
-        n = same.fill_null(False).not_().sum()
-        if n:
-            mismatches[col] = int(n)
-    return mismatches
-
-
-def stored_point_in_time_mismatches(conn: duckdb.DuckDBPyConnection) -> tuple[str, dict[str, int]]:
-    """(month, mismatches) of :func:`point_in_time_mismatches` on the stored table.
-
-    The month is the second-to-last one, the strongest test: a whole later month could leak in.
-    """
-    months = stored_months(conn)
-    month = months[-2] if len(months) > 1 else months[-1]
-    stored = read_table(conn, f"SELECT * FROM {FEATURES_TABLE} WHERE flight_month = ?", [month])
-    mismatches = point_in_time_mismatches(
-        read_month_history(conn, month, month),
-        read_planes(conn),
-        stored,
-        month,
-        stored_vocabulary(conn),
-    )
-    return month, mismatches
-
-
-def recode_categoricals(
-    table: pl.DataFrame, from_vocabulary: Vocabulary, to_vocabulary: Vocabulary
-) -> pl.DataFrame:
-    """Re-express the categorical codes of ``table`` in another model's vocabulary.
-
-    A champion trained on other months knows other carriers and airports; values it never saw
-    become null, as they would in serving.
-    """
-    exprs = []
-    for name, src in CATEGORICAL_SOURCES.items():
-        old, new = list(from_vocabulary[src]), list(to_vocabulary[src])
-        if old != new:
-            index = {v: i for i, v in enumerate(new)}
-            exprs.append(
-                pl.col(name).replace_strict(
-                    list(range(len(old))),
-                    [index.get(v) for v in old],
-                    default=None,
-                    return_dtype=pl.Int32,
-                )
-            )
-    return table.with_columns(exprs) if exprs else table
-
-
-# --------------------------------------------------------------------------------------------
-# Incremental maintenance by month
-# --------------------------------------------------------------------------------------------
 
 
 def history_start(month: str) -> date:
@@ -230,21 +112,6 @@ def month_chunks(months: Sequence[str], size: int = CHUNK_MONTHS) -> list[list[s
         else:
             chunks.append([month])
     return chunks
-
-
-def extend_vocabulary(
-    vocabulary: Vocabulary | None, values: Mapping[str, Sequence[str]]
-) -> dict[str, list[str]]:
-    """Known codes keep their position; new values are appended in sorted order.
-
-    Stored feature rows hold codes, so codes must never move while those rows are kept.
-    """
-    out = {}
-    for src in CATEGORICAL_SOURCES.values():
-        known = list((vocabulary or {}).get(src, []))
-        seen = set(known)
-        out[src] = known + sorted(v for v in set(values.get(src, [])) if v not in seen)
-    return out
 
 
 def _context_fingerprint(conn: duckdb.DuckDBPyConnection) -> str:

@@ -7,11 +7,11 @@ import pytest
 from flightline.feature_table import (
     LOOKBACK_DAYS,
     LOOKBACK_MONTHS,
-    extend_vocabulary,
     history_start,
     month_chunks,
     months_to_rebuild,
 )
+from flightline.feature_vocabulary import extend_vocabulary
 from flightline.features import MAX_WINDOW_DAYS
 from flightline.months import first_day, shift_month
 
