@@ -184,13 +184,29 @@ def read_feature_months(
     return day_before, served
 
 
+@dataclass(frozen=True)
+class TrainingWindow:
+    """What a model is trained on: the time split, the day-before and as-served feature rows of
+    its months, the first month of all stored history and the stored vocabulary."""
+
+    split: MonthSplit
+    day_before: pl.DataFrame
+    served: pl.DataFrame
+    first_month: str
+    vocabulary: dict[str, list[str]]
+
+
 def read_training_window(
     conn: duckdb.DuckDBPyConnection, test_month: str | None, train_months: int | None
-) -> tuple[MonthSplit, pl.DataFrame, pl.DataFrame]:
-    """The time split over the stored months, and the day-before and as-served feature rows of
-    its months only."""
-    split = month_split(stored_months(conn), test_month, train_months)
-    return split, *read_feature_months(conn, [*split.train, split.valid, split.test])
+) -> TrainingWindow:
+    """The time split over the stored months and everything training reads for it."""
+    months = stored_months(conn)
+    split = month_split(months, test_month, train_months)
+    day_before, served = read_feature_months(conn, [*split.train, split.valid, split.test])
+    vocabulary = stored_vocabulary(conn)
+    if vocabulary is None:
+        raise ValueError(f"{VOCABULARY_TABLE} is missing: build the feature table first")
+    return TrainingWindow(split, day_before, served, months[0], vocabulary)
 
 
 def read_planes(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
