@@ -76,7 +76,10 @@ def run(scale: int) -> dict[str, float]:
                 load_file(conn, table, path, paths.landing, month or FULL_PARTITION)
     lap("raw")
     dbt_build("--exclude", "config.materialized:incremental")
-    dates = {"min_date": first_day(months[0]).isoformat(), "max_date": f"{int(months[-1][:4]) + 1}-01-01"}
+    dates = {
+        "min_date": first_day(months[0]).isoformat(),
+        "max_date": f"{int(months[-1][:4]) + 1}-01-01",
+    }
     dbt_build("--vars", json.dumps(dates), "--select", "config.materialized:incremental")
     lap("dbt")
 

@@ -25,14 +25,10 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import average_precision_score
 
+from bench.local_servers import start_bento_server, stop_bento_server, wait_until_ready
 from bench.serving import valid_requests
 from flightline import settings
-from flightline.bento_store import (
-    latest_bento_tag,
-    start_bento_server,
-    stop_bento_server,
-    wait_until_ready,
-)
+from flightline.bento_store import latest_bento_tag
 from flightline.metrics import brier, expected_calibration_error, roc_auc
 from flightline.registry import ModelRegistry
 from flightline.warehouse import read_table

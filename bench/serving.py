@@ -274,7 +274,7 @@ def run_serving_benchmark(
     m["workers"] = workers
     m["floor"] = measure_floor(workdir, single_file, n_single, workers)
     # Imported here, not at the top: the load-generator process imports bench modules too.
-    from flightline.bento_store import start_bento_server, stop_bento_server, wait_until_ready
+    from bench.local_servers import start_bento_server, stop_bento_server, wait_until_ready
 
     served: dict[int | str, dict] = {}
     process, url, log = start_bento_server(bento_tag, workdir, env)

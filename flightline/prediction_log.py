@@ -179,11 +179,6 @@ class PredictionLog:
         return None
 
 
-def append_predictions(folder: str | Path, flights: pl.DataFrame, scores: pl.DataFrame, **kwargs):
-    """One-off :meth:`PredictionLog.append` (tests, scripts)."""
-    return PredictionLog(folder).append(flights, scores, **kwargs)
-
-
 def _read_file(path: Path) -> pl.DataFrame:
     data = path.read_bytes()
     try:

@@ -400,8 +400,3 @@ def response_json(scores: pl.DataFrame, provenance: Provenance | bytes) -> bytes
             b"}",
         )
     )
-
-
-def prediction_records(scores: pl.DataFrame) -> list[dict[str, Any]]:
-    """:func:`score_flights` rows as :class:`Prediction` dicts."""
-    return scores.rename({"weather_filled": "weather_from_snapshot"}).to_dicts()

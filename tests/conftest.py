@@ -30,7 +30,7 @@ def landed_2013(tmp_path_factory) -> Path:
 def postgres_url():
     """A throwaway PostgreSQL cluster for the session (initdb + pg_ctl on a free port), removed at
     the end; yields the URL of its database ``flightline``. Skipped only without the binaries."""
-    from flightline.pg_cluster import PostgresUnavailable, server_bin_dir, throwaway_cluster
+    from bench.pg_cluster import PostgresUnavailable, server_bin_dir, throwaway_cluster
 
     try:
         server_bin_dir()

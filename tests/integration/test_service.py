@@ -20,15 +20,13 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
+from bench.local_servers import start_bento_server, stop_bento_server, wait_until_ready
 from bench.serving import request_body as as_request
 from flightline.bento_store import (
     bento_for_model,
     build_bento,
     latest_bento_tag,
     save_model_to_bentoml,
-    start_bento_server,
-    stop_bento_server,
-    wait_until_ready,
 )
 from flightline.features import build_feature_state
 from flightline.prediction_schema import DEFAULT_MAX_ROWS, EXAMPLE_FLIGHT, Flight

@@ -24,7 +24,6 @@ from flightline.prediction_schema import (
     PredictResponse,
     Provenance,
     error_path,
-    prediction_records,
     requests_frame,
     response_json,
 )
@@ -37,6 +36,11 @@ from flightline.scoring import (
 )
 
 NY, UTC = ZoneInfo("America/New_York"), ZoneInfo("UTC")
+
+
+def prediction_records(scores: pl.DataFrame) -> list[dict]:
+    """:func:`score_flights` rows as :class:`Prediction` dicts (the response's field names)."""
+    return scores.rename({"weather_filled": "weather_from_snapshot"}).to_dicts()
 
 
 def flight(**changes) -> dict:
