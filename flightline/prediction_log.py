@@ -87,7 +87,6 @@ def prediction_rows(
     if flights.height != scores.height:
         raise ValueError(f"{flights.height} flights but {scores.height} scores")
     served_at = served_at or datetime.now(UTC)
-    scores = scores.rename({"weather_filled": "weather_from_snapshot"}, strict=False)
     return (
         pl.concat(
             [

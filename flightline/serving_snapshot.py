@@ -182,7 +182,7 @@ class SnapshotArrays:
         return value
 
     def _weather_of(self, f: Flight, ordinal: int, eff: int) -> tuple[tuple, bool, bool]:
-        """(weather values, weather_filled, weather_missing), as features.compute._fill_weather."""
+        """(weather values, weather_from_snapshot, weather_missing), as features.compute._fill_weather."""
         given = f.weather
         if given is not None:
             values = _weather_values(given)

@@ -161,7 +161,7 @@ FLAG_COLUMNS: list[str] = [
     "origin_unknown",
     "dest_unknown",
     "tailnum_unknown",
-    "weather_filled",
+    "weather_from_snapshot",
     "weather_missing",
     "state_stale_days",
 ]

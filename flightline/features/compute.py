@@ -88,7 +88,7 @@ def _fill_weather(req: pl.DataFrame, state: FeatureState) -> pl.DataFrame:
     """Rows with no weather at all get the origin's last observation known at their
     prediction moment, if it is at most WEATHER_FILL_MAX_AGE_DAYS older than the flight's day.
 
-    ``weather_filled``: the row's weather came from that observation; ``weather_missing``: the
+    ``weather_from_snapshot``: the row's weather came from that observation; ``weather_missing``: the
     row has no weather at all (the model sees NaN, as it did for such rows in training).
     """
     missing = pl.all_horizontal(pl.col(c).is_null() for c in WEATHER_COLUMNS)
@@ -96,7 +96,8 @@ def _fill_weather(req: pl.DataFrame, state: FeatureState) -> pl.DataFrame:
     need = req.filter(pl.col("__no_weather") & pl.col("origin").is_not_null())
     if need.height == 0 or state.weather.height == 0:
         return req.with_columns(
-            pl.lit(False).alias("weather_filled"), pl.col("__no_weather").alias("weather_missing")
+            pl.lit(False).alias("weather_from_snapshot"),
+            pl.col("__no_weather").alias("weather_missing"),
         )
     last = (
         need.select("origin", "day", "day_eff")
@@ -122,7 +123,7 @@ def _fill_weather(req: pl.DataFrame, state: FeatureState) -> pl.DataFrame:
             pl.when(pl.col("__no_weather")).then(pl.col(f"__w_{c}")).otherwise(pl.col(c)).alias(c)
             for c in WEATHER_COLUMNS
         ],
-        filled.alias("weather_filled"),
+        filled.alias("weather_from_snapshot"),
         (pl.col("__no_weather") & ~filled).alias("weather_missing"),
     ).drop([f"__w_{c}" for c in WEATHER_COLUMNS])
 
@@ -172,7 +173,7 @@ def flight_features(
     ``flight_number``, ``tailnum``, ``origin``, ``dest``, ``sched_dep_local`` (naive New York time,
     or aware), and optionally ``distance_miles`` (else the route's distance from the state) and the
     weather columns (where all of them are null, the origin's last observation known at the
-    prediction moment is used and ``weather_filled`` is set). Other columns are ignored.
+    prediction moment is used and ``weather_from_snapshot`` is set). Other columns are ignored.
     ``vocabulary`` maps carrier/origin/dest to the model's category lists (unknown -> null code
     and ``*_unknown`` flag).
     """
@@ -209,7 +210,7 @@ def flight_features(
         (pl.col("temp") - pl.col("dewp")).alias("temp_dewp_spread"),
         "year_built",
         "seats",
-        "weather_filled",
+        "weather_from_snapshot",
         "weather_missing",
         (pl.col("day") - pl.col("day_eff"))
         .dt.total_days()
@@ -222,7 +223,7 @@ def flight_features(
         pl.col("origin_cat").is_null().alias("origin_unknown"),
         pl.col("dest_cat").is_null().alias("dest_unknown"),
         (pl.col("year_built").is_null() & pl.col("seats").is_null()).alias("tailnum_unknown"),
-        "weather_filled",
+        "weather_from_snapshot",
         "weather_missing",
         "state_stale_days",
     )

@@ -106,7 +106,7 @@ def test_served_probabilities_equal_batch_scoring(served, trained):
     diff = (joined["delay_probability"] - joined["delay_probability_http"]).abs().max()
     assert diff <= 1e-9, diff
     assert (joined["delayed"] == joined["delayed_http"]).all()
-    assert (joined["weather_filled"] == joined["weather_from_snapshot"]).all()
+    assert (joined["weather_from_snapshot"] == joined["weather_from_snapshot_http"]).all()
     for flag in ("carrier_unknown", "origin_unknown", "dest_unknown", "tailnum_unknown"):
         assert (joined[flag] == joined[f"{flag}_http"]).all(), flag
     assert not online["history_incomplete"].any()

@@ -335,8 +335,8 @@ def test_unknown_carrier_airport_and_tailnum_are_handled() -> None:
     assert unknown["carrier_cancel_7d"] == pytest.approx(unknown["all_cancel_7d"])
     assert no_tail["tailnum_unknown"] and no_tail["tail_n_28d"] == 0
     # Weather: nothing was sent, so the origin's last observation of the day before is used.
-    assert known["weather_filled"] and known["temp"] is not None
-    assert unknown["temp"] is None and not unknown["weather_filled"]  # no such origin
+    assert known["weather_from_snapshot"] and known["temp"] is not None
+    assert unknown["temp"] is None and not unknown["weather_from_snapshot"]  # no such origin
 
 
 def test_weather_sent_with_the_request_is_used_as_is() -> None:
@@ -344,7 +344,7 @@ def test_weather_sent_with_the_request_is_used_as_is() -> None:
     req = requests_on(D).with_columns(pl.lit(12.5).alias("temp"), pl.lit(0.3).alias("precip"))
     out = features_for(history, req)
     assert out["temp"].to_list() == [12.5] * 4 and out["precip"].to_list() == [0.3] * 4
-    assert not out["weather_filled"].any()
+    assert not out["weather_from_snapshot"].any()
 
 
 def test_calendar_and_holiday_features() -> None:
@@ -516,7 +516,7 @@ def test_memoized_serving_features_equal_the_general_path(tmp_path) -> None:
         assert got.height == requests.height, name
         assert_frame_equal(got, want, check_exact=True)
     got = F.flight_features(odd, fast, vocabulary)
-    assert got["carrier_unknown"].sum() == 5 and got["weather_filled"].sum() >= 5
+    assert got["carrier_unknown"].sum() == 5 and got["weather_from_snapshot"].sum() >= 5
     assert (got["state_stale_days"] < 0).sum() == 0
 
 
@@ -533,14 +533,14 @@ def test_weather_fill_counts_its_age_from_the_flight_day_not_the_snapshot() -> N
     history = synthetic_history(D - timedelta(days=30), 30)  # last landed day: D - 1
     no_weather = requests_on(D).drop(F.WEATHER_COLUMNS)
     fresh = features_for(history, no_weather)
-    assert fresh["weather_filled"].all() and not fresh["weather_missing"].any()
+    assert fresh["weather_from_snapshot"].all() and not fresh["weather_missing"].any()
     later = features_for(history, requests_on(D + timedelta(days=400)).drop(F.WEATHER_COLUMNS))
     assert later["state_stale_days"].to_list() == [400] * 4
-    assert not later["weather_filled"].any() and later["weather_missing"].all()
+    assert not later["weather_from_snapshot"].any() and later["weather_missing"].all()
     assert later["temp"].is_null().all()
     # Weather sent with the request is never "missing", however old the snapshot.
     sent = features_for(history, requests_on(D + timedelta(days=400)))
-    assert not sent["weather_missing"].any() and not sent["weather_filled"].any()
+    assert not sent["weather_missing"].any() and not sent["weather_from_snapshot"].any()
 
 
 def test_snapshot_day_column_gives_the_features_of_that_snapshot() -> None:

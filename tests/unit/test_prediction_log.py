@@ -47,7 +47,7 @@ def scores_for(frame: pl.DataFrame, p: float = 0.25) -> pl.DataFrame:
             "origin_unknown": [False] * n,
             "dest_unknown": [True] * n,
             "tailnum_unknown": [False] * n,
-            "weather_filled": [True] * n,
+            "weather_from_snapshot": [True] * n,
             "weather_missing": [False] * n,
             "state_stale_days": pl.Series([3] * n, dtype=pl.Int32),
             "history_incomplete": [False] * n,

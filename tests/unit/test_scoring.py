@@ -38,11 +38,6 @@ from flightline.scoring import (
 NY, UTC = ZoneInfo("America/New_York"), ZoneInfo("UTC")
 
 
-def prediction_records(scores: pl.DataFrame) -> list[dict]:
-    """:func:`score_flights` rows as :class:`Prediction` dicts (the response's field names)."""
-    return scores.rename({"weather_filled": "weather_from_snapshot"}).to_dicts()
-
-
 def flight(**changes) -> dict:
     return {**EXAMPLE_FLIGHT, **changes}
 
@@ -373,11 +368,11 @@ def test_score_flights_keeps_order_flags_unknowns_and_fills_weather(model_folder
     assert scores["carrier_unknown"].to_list() == [False, True, False]
     assert scores["origin_unknown"].to_list() == [False, True, False]
     assert scores["tailnum_unknown"].to_list() == [False, True, False]
-    assert scores["weather_filled"].to_list() == [True, False, True]
+    assert scores["weather_from_snapshot"].to_list() == [True, False, True]
     assert scores["state_stale_days"].to_list() == [1, 1, 0]
     assert scores["history_incomplete"].to_list() == [False, False, True]
-    records = prediction_records(scores)
-    assert records[0]["weather_from_snapshot"] is True and "weather_filled" not in records[0]
+    records = scores.to_dicts()
+    assert records[0]["weather_from_snapshot"] is True  # one name from table to response
 
 
 def test_narrowing_the_state_changes_nothing(model_folder):
@@ -434,7 +429,7 @@ def test_response_json_is_the_predict_response_document(model_folder):
     flights = request_frame(flight(), flight(carrier="ZZ", weather=None), flight(tailnum=None))
     scores = score_flights(model, flights)
     provenance = Provenance(**model.provenance(), model_tag="m:1", bento_tag=None)
-    predictions = [Prediction(**row) for row in prediction_records(scores)]
+    predictions = [Prediction(**row) for row in scores.to_dicts()]
     expected = PredictResponse(predictions=predictions, provenance=provenance).model_dump_json()
     assert json.loads(response_json(scores, provenance)) == json.loads(expected)
     assert response_json(scores, provenance).startswith(b'{"predictions":[{"flight_id":"0",')

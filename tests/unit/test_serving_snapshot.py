@@ -76,7 +76,7 @@ def test_assembled_features_equal_flight_features(model_folder):
     for name in F.FLAG_COLUMNS:
         np.testing.assert_array_equal(assembled.flags[name], general[name].to_numpy(), name)
     # The cases the generator promises are all there.
-    for name in ("carrier_unknown", "tailnum_unknown", "weather_filled", "weather_missing"):
+    for name in ("carrier_unknown", "tailnum_unknown", "weather_from_snapshot", "weather_missing"):
         assert assembled.flags[name].any() and not assembled.flags[name].all(), name
     assert (assembled.flags["state_stale_days"] > 0).any()
     assert assembled.flags["history_incomplete"].any()
