@@ -28,7 +28,7 @@ from flightline.features import (
     Vocabulary,
     build_feature_state,
     build_vocabulary,
-    flight_features,
+    flight_feature_rows,
     route_distances,
 )
 from flightline.months import first_day, months_reached, previous_month, shift_month
@@ -78,7 +78,7 @@ def build_feature_table(
     vocab = dict(vocabulary) if vocabulary is not None else build_vocabulary(flights)
     state = state if state is not None else build_feature_state(flights, planes)
     rows = served_from_month_snapshot(flights) if as_served else flights
-    features = flight_features(rows, state, vocab)
+    features = flight_feature_rows(rows, state, vocab)
     return training_table(flights, features), vocab
 
 

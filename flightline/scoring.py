@@ -36,7 +36,7 @@ from flightline.features import (
     NY_TZ,
     FeatureState,
     feature_matrix,
-    flight_features,
+    flight_feature_rows,
     load_state,
     precompute_as_of_features,
 )
@@ -169,7 +169,7 @@ def score_flights(
     # computed per request, i.e. unless every flight is served from the memo.
     if narrow_state and not _all_from_memo(flights, state):
         state = narrow_state_to(flights, state)
-    features = flight_features(flights, state, model.vocabulary)
+    features = flight_feature_rows(flights, state, model.vocabulary)
     matrix = feature_matrix(features, model.features)
     raw = model.booster.predict(matrix, num_threads=num_threads)
     probability = model.calibrator.apply(raw)  # the card's figures are of calibrated values

@@ -9,9 +9,9 @@ of the snapshot and every effective day it covers, into one float32 array per ke
 costs a dictionary lookup per key and a numpy gather (:meth:`SnapshotArrays.assemble`).
 
 The per-flight rules that are not aggregates (calendar, codes, distance, plane, weather fill,
-staleness) are re-stated here in plain Python on :class:`~flightline.prediction_schema.Flight` objects: a
-twin of ``flight_features`` that tests/unit/test_serving_snapshot.py holds equal to it, row for
-row and bit for bit, on real and edge-case flights.
+staleness) are re-stated here in plain Python on :class:`~flightline.prediction_schema.Flight`
+objects: a twin of ``flight_feature_rows`` that tests/unit/test_serving_snapshot.py holds equal to
+it, row for row and bit for bit, on real and edge-case flights.
 
 Covered days: every effective day the snapshot holds daily rows for, i.e. the as-of day (every
 flight on or after it) and the ``horizon_days - 1`` days before it (past-day requests). A flight
@@ -90,7 +90,7 @@ class SnapshotArrays:
     _calendar: dict[date, tuple]
 
     def assemble(self, flights: Sequence[Flight]) -> Assembled | None:
-        """Features of validated flights, equal to ``feature_matrix(flight_features(...))``;
+        """Features of validated flights, equal to ``feature_matrix(flight_feature_rows(...))``;
         None when a flight's effective day is before the covered days (use the general path)."""
         n = len(flights)
         first, last = self.first_day.toordinal(), self.as_of_day.toordinal()
@@ -182,7 +182,8 @@ class SnapshotArrays:
         return value
 
     def _weather_of(self, f: Flight, ordinal: int, eff: int) -> tuple[tuple, bool, bool]:
-        """(weather values, weather_from_snapshot, weather_missing), as features.compute._fill_weather."""
+        """(weather values, weather_from_snapshot, weather_missing), as
+        features.compute._fill_weather."""
         given = f.weather
         if given is not None:
             values = _weather_values(given)

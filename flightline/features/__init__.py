@@ -6,7 +6,7 @@ scheduled hour, and aggregates over flights whose outcome was known by that mome
 
 The same code path serves training and serving:
 
-* :func:`~flightline.features.state.build_feature_state` turns flight history into a compact **as-of state**: daily sums per
+* :func:`build_feature_state` turns flight history into a compact **as-of state**: daily sums per
   key (carrier, origin, dest, route, flight number, plane, carrier x origin, origin x hour,
   carrier x hour, and everything), each row keyed by ``available_from``, the first local day whose
   predictions may use it. An outcome is available from the day after the local day the flight
@@ -14,15 +14,15 @@ The same code path serves training and serving:
   it was scheduled; a flight that never arrived (cancelled/diverted) from two days after its
   scheduled day (no flight departs more than 24 h late, so by then it is known). Plus lookups:
   planes, route distances, and the last observed weather per origin and day.
-* :func:`flight_features` computes one feature row per input flight from a state. Every aggregate
-  is a *window* (1, 7 or 28 days ending at the flight's day), never an all-history sum, so a state
+* :func:`flight_feature_rows` computes one feature row per input flight from a state. Every
+  aggregate is a *window* (1, 7 or 28 days ending at the flight's day), never an all-history sum, so a state
   trimmed to the last ``horizon_days`` (the online snapshot, :func:`trim_state`) gives identical
   features for the days it covers.
 
 Training builds one state from all history and computes features for every historical flight: the
 ``available_from`` keys guarantee that a flight on day D only sees what was known at midnight
 starting D. Serving loads the snapshot written by :func:`save_state` and calls the same
-:func:`flight_features` for tomorrow's flights. For a flight after the state's ``as_of`` day the
+:func:`flight_feature_rows` for tomorrow's flights. For a flight after the state's ``as_of`` day the
 windows end at ``as_of`` day (the freshest knowledge) and ``state_stale_days`` says by how much.
 
 The package, one idea per module: :mod:`.catalog` (which columns are features, flags, forbidden;
@@ -63,7 +63,7 @@ from flightline.features.catalog import (
     build_vocabulary,
     forbidden_columns_present,
 )
-from flightline.features.compute import feature_matrix, flight_features, holiday_pairs
+from flightline.features.compute import feature_matrix, flight_feature_rows, holiday_pairs
 from flightline.features.state import (
     FeatureState,
     build_feature_state,
@@ -106,7 +106,7 @@ __all__ = [
     "build_feature_state",
     "build_vocabulary",
     "feature_matrix",
-    "flight_features",
+    "flight_feature_rows",
     "forbidden_columns_present",
     "holiday_pairs",
     "load_state",

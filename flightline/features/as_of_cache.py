@@ -20,8 +20,8 @@ def precompute_as_of_features(state: FeatureState) -> FeatureState:
 
     Every flight on or after ``as_of_day`` has ``day_eff = as_of_day`` (the freshest windows), so
     serving would recompute the same window sums on every request. This runs the very functions
-    :func:`flight_features` runs (:func:`_global_features`, :func:`_key_features`) once, with every
-    key of the state as queries; afterwards :func:`flight_features` on this state object joins
+    :func:`flight_feature_rows` runs (:func:`_global_features`, :func:`_key_features`) once, with
+    every key of the state as queries; afterwards :func:`flight_feature_rows` on this state object joins
     these rows for such flights (same values, bit for bit) and computes other days as before.
     Keys absent from the state get the prior, as on the general path. Idempotent.
     """

@@ -88,8 +88,8 @@ def _fill_weather(req: pl.DataFrame, state: FeatureState) -> pl.DataFrame:
     """Rows with no weather at all get the origin's last observation known at their
     prediction moment, if it is at most WEATHER_FILL_MAX_AGE_DAYS older than the flight's day.
 
-    ``weather_from_snapshot``: the row's weather came from that observation; ``weather_missing``: the
-    row has no weather at all (the model sees NaN, as it did for such rows in training).
+    ``weather_from_snapshot``: the row's weather came from that observation; ``weather_missing``:
+    the row has no weather at all (the model sees NaN, as it did for such rows in training).
     """
     missing = pl.all_horizontal(pl.col(c).is_null() for c in WEATHER_COLUMNS)
     req = req.with_columns(missing.alias("__no_weather"))
@@ -164,7 +164,7 @@ def _encode(src: str, vocabulary: Vocabulary) -> pl.Expr:
     )
 
 
-def flight_features(
+def flight_feature_rows(
     flights: pl.DataFrame, state: FeatureState, vocabulary: Vocabulary
 ) -> pl.DataFrame:
     """One row per input flight, in input order: ``flight_id``, FEATURE_COLUMNS, FLAG_COLUMNS.

@@ -179,7 +179,9 @@ def requests_on(day: date) -> pl.DataFrame:
 
 
 def features_for(history: pl.DataFrame, requests: pl.DataFrame, **state_kw) -> pl.DataFrame:
-    return F.flight_features(requests, F.build_feature_state(history, PLANES, **state_kw), VOCAB)
+    return F.flight_feature_rows(
+        requests, F.build_feature_state(history, PLANES, **state_kw), VOCAB
+    )
 
 
 def test_output_has_one_row_per_flight_in_input_order() -> None:
@@ -275,9 +277,9 @@ def test_trimmed_snapshot_gives_identical_features(tmp_path) -> None:
         df.height for df in full.daily.values()
     )
     loaded = F.load_state(F.save_state(snapshot, tmp_path / "snapshot"))
-    expected = F.flight_features(req, full, VOCAB)
-    assert_frame_equal(F.flight_features(req, snapshot, VOCAB), expected)
-    assert_frame_equal(F.flight_features(req, loaded, VOCAB), expected)
+    expected = F.flight_feature_rows(req, full, VOCAB)
+    assert_frame_equal(F.flight_feature_rows(req, snapshot, VOCAB), expected)
+    assert_frame_equal(F.flight_feature_rows(req, loaded, VOCAB), expected)
     assert loaded.as_of == full.as_of and loaded.horizon_days == F.MAX_WINDOW_DAYS
     with pytest.raises(ValueError):
         F.trim_state(full, F.MAX_WINDOW_DAYS - 1)
@@ -286,8 +288,8 @@ def test_trimmed_snapshot_gives_identical_features(tmp_path) -> None:
 def test_serving_after_the_state_uses_the_freshest_windows() -> None:
     history = synthetic_history(D - timedelta(days=40), 40)
     state = F.build_feature_state(history, PLANES, as_of=D)
-    later = F.flight_features(requests_on(D + timedelta(days=3)), state, VOCAB)
-    today = F.flight_features(requests_on(D), state, VOCAB)
+    later = F.flight_feature_rows(requests_on(D + timedelta(days=3)), state, VOCAB)
+    today = F.flight_feature_rows(requests_on(D), state, VOCAB)
     assert later["state_stale_days"].to_list() == [3] * 4
     assert today["state_stale_days"].to_list() == [0] * 4
     assert_frame_equal(later.select(F.AGGREGATE_FEATURES), today.select(F.AGGREGATE_FEATURES))
@@ -511,11 +513,11 @@ def test_memoized_serving_features_equal_the_general_path(tmp_path) -> None:
         ),
     }
     for name, requests in cases.items():
-        want = F.flight_features(requests, plain, vocabulary)
-        got = F.flight_features(requests, fast, vocabulary)
+        want = F.flight_feature_rows(requests, plain, vocabulary)
+        got = F.flight_feature_rows(requests, fast, vocabulary)
         assert got.height == requests.height, name
         assert_frame_equal(got, want, check_exact=True)
-    got = F.flight_features(odd, fast, vocabulary)
+    got = F.flight_feature_rows(odd, fast, vocabulary)
     assert got["carrier_unknown"].sum() == 5 and got["weather_from_snapshot"].sum() >= 5
     assert (got["state_stale_days"] < 0).sum() == 0
 

@@ -282,7 +282,7 @@ def model_folder(tmp_path_factory) -> Path:
     vocabulary = F.build_vocabulary(history)
     full = F.build_feature_state(history, planes)
     table = (
-        F.flight_features(history, full, vocabulary)
+        F.flight_feature_rows(history, full, vocabulary)
         .join(history.select("flight_id", "is_delayed"), on="flight_id")
         .drop_nulls("is_delayed")
     )
@@ -439,7 +439,7 @@ def test_probabilities_are_calibrated_and_explanations_add_up(model_folder):
     model = load_scoring_model(model_folder)
     frame = request_frame(flight(), flight(carrier="ZZ"), flight(origin="LGA"))
     scores = score_flights(model, frame, explain=True)
-    features = F.flight_features(frame, model.state, model.vocabulary)
+    features = F.flight_feature_rows(frame, model.state, model.vocabulary)
     matrix = F.feature_matrix(features, model.features)
     raw = model.booster.predict(matrix, raw_score=True)
     expected = 1 / (1 + np.exp(-(0.9 * raw - 0.2)))  # Platt on the booster's log-odds

@@ -70,7 +70,7 @@ def test_assembled_features_equal_flight_features(model_folder):
     flights = parsed(*edge_flights(seed=1, n=400))
     assembled = model.fast.assemble(flights)
     assert assembled is not None
-    general = F.flight_features(requests_frame(flights), model.state, model.vocabulary)
+    general = F.flight_feature_rows(requests_frame(flights), model.state, model.vocabulary)
     expected = F.feature_matrix(general, model.features)
     np.testing.assert_array_equal(assembled.matrix, expected)  # NaN == NaN here
     for name in F.FLAG_COLUMNS:
@@ -139,6 +139,6 @@ def test_fewer_covered_days_fall_back_earlier(model_folder, days):
     outside = parsed({**EXAMPLE_FLIGHT, "scheduled_departure": f"{before}T08:00:00"})
     assert arrays.assemble(inside) is not None and arrays.assemble(outside) is None
     got = arrays.assemble(inside).matrix
-    frame = F.flight_features(requests_frame(inside), model.state, model.vocabulary)
+    frame = F.flight_feature_rows(requests_frame(inside), model.state, model.vocabulary)
     np.testing.assert_array_equal(got, F.feature_matrix(frame, model.features))
     assert pl.Series(got[0]).null_count() == 0
