@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, log_loss
 
 N_BINS = 10
 # Probabilities are clipped this far from 0 and 1 before the log loss (a 0 or 1 would be infinite).
@@ -80,6 +79,9 @@ def expected_calibration_error(y: Any, p: Any, n_bins: int = N_BINS) -> float:
 
 def evaluate(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """AUC, PR-AUC, log loss, Brier score, size, base rate and ECE of probabilities ``p``."""
+    # Imported here: the service imports this module (calibration) and its bento has no sklearn.
+    from sklearn.metrics import average_precision_score, log_loss
+
     y = np.asarray(y, dtype=np.int8)
     ece = expected_calibration_error(y, p)
     p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
