@@ -10,14 +10,16 @@ from dagster_duckdb import DuckDBResource
 from assets.metadata import rounded_metadata
 from assets.partitions import FOLLOWS_UPSTREAM, MONTHLY_DATA_FRESHNESS, WAREHOUSE_POOL
 from flightline.explain import FEATURE_LABELS
+from flightline.feature_checks import (
+    NOT_NULL_FEATURES,
+    null_counts,
+    stored_point_in_time_mismatches,
+)
 from flightline.feature_table import (
     FEATURES_TABLE,
-    NOT_NULL_FEATURES,
     ONLINE_HORIZON_DAYS,
     data_fingerprint,
-    null_counts,
     online_state,
-    stored_point_in_time_mismatches,
     update_feature_table,
 )
 from flightline.features import FEATURE_COLUMNS, forbidden_columns_present, save_state

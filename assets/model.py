@@ -25,16 +25,11 @@ from flightline.feature_table import (
     read_feature_months,
     read_training_window,
     stored_months,
-    stored_vocabulary,
 )
+from flightline.features import LABEL
 from flightline.gate import GATE_CHECK_SPECS, GateThresholds
-from flightline.training import (
-    DEFAULT_TRAIN_MONTHS,
-    DEFAULT_TRAIN_ROWS,
-    LABEL,
-    calibration_plot_png,
-    roc_plot_png,
-)
+from flightline.training_data import DEFAULT_TRAIN_MONTHS, DEFAULT_TRAIN_ROWS
+from flightline.training_plots import calibration_plot_png, roc_plot_png
 from resources import ArtifactStore
 
 DELAY_MODEL = dg.AssetKey(["model", "delay_model"])
@@ -172,11 +167,7 @@ def delay_model(
     artifacts: ArtifactStore,
 ):
     with warehouse.get_connection() as conn:
-        split, day_before, served = read_training_window(
-            conn, config.test_month, config.train_months
-        )
-        first_month = stored_months(conn)[0]
-        vocabulary = stored_vocabulary(conn)
+        window = read_training_window(conn, config.test_month, config.train_months)
         fingerprint = data_fingerprint(conn)
     snapshot = latest_metadata(context.instance, online_features_asset.key)
     settings = CandidateSettings(
@@ -204,20 +195,13 @@ def delay_model(
             "as_of": snapshot.get("as_of"),
         },
     }
+    split = window.split
     context.log.info(
         f"training on {split.train[0]}..{split.train[-1]}, validation {split.valid}, "
         f"test {split.test} ({config.train_rows} rows)"
     )
     candidate = train_candidate(
-        day_before,
-        served,
-        split,
-        vocabulary,
-        registry,
-        settings,
-        provenance=provenance,
-        first_month=first_month,
-        log=context.log.info,
+        window, registry, settings, provenance=provenance, log=context.log.info
     )
     if candidate.identical_to:
         context.log.info(

@@ -13,10 +13,10 @@ from urllib.parse import quote
 
 import dagster as dg
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import roc_curve
 
 from assets.metadata import DIGITS
-from flightline.calibration import expected_calibration_error, reliability_curve
+from flightline.metrics import expected_calibration_error, reliability_curve, roc_auc
 
 ROC_FPR = (0.05, 0.1, 0.2, 0.3, 0.5)  # the false positive rates the ROC table reports
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728")  # matplotlib's first colours, as the PNGs
@@ -42,7 +42,7 @@ def roc_table(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> dg.MetadataVal
     rows.append(
         {
             "FPR": "AUC",
-            **{short[n]: round(float(roc_auc_score(y, p)), DIGITS) for n, p in scores.items()},
+            **{short[n]: round(roc_auc(y, p), DIGITS) for n, p in scores.items()},
         }
     )
     return _table(rows, ["FPR", *short.values()], "true positive rate at that false positive rate")

@@ -17,7 +17,7 @@ from flightline.bento_store import build_bento, save_model_to_bentoml
 from flightline.feature_table import read_month_history, read_planes
 from flightline.features import build_feature_state
 from flightline.scoring import load_scoring_model, score_flights
-from flightline.warehouse import replace_rows
+from flightline.warehouse import rename_columns, replace_rows
 from resources import ArtifactStore
 
 PREDICTIONS_TABLE = "predictions.flight_predictions"
@@ -138,6 +138,7 @@ def flight_predictions(
     )
     scored = scored.with_columns(pl.Series("explanation", explanations, dtype=pl.String))
     with warehouse.get_connection() as conn:
+        rename_columns(conn, PREDICTIONS_TABLE, {"weather_filled": "weather_from_snapshot"})
         replace_rows(conn, PREDICTIONS_TABLE, scored, "flight_month", months)
     return dg.MaterializeResult(
         metadata={

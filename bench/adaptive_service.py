@@ -20,7 +20,8 @@ from typing import Any
 import bentoml
 
 from flightline.prediction_log import PredictionLog
-from flightline.scoring import SERVING_NUM_THREADS, Flight, load_scoring_model
+from flightline.prediction_schema import Flight
+from flightline.scoring import SERVING_NUM_THREADS, load_scoring_model
 from flightline.serving_fast import score_requests
 
 MODEL_TAG = os.environ.get("FLIGHTLINE_MODEL_TAG", "flight_delay_model:latest")

@@ -2,7 +2,7 @@
 
     uv run python -m bench.lake [--scales 1] [--root DIR] [--only concurrency|e2e]
 
-On a throwaway PostgreSQL cluster (flightline.pg_cluster; a real server in production):
+On a throwaway PostgreSQL cluster (bench.pg_cluster; a real server in production):
 
 1. per scale N: ``flightline run --scale N`` with ``FLIGHTLINE_POSTGRES_URL`` and
    ``FLIGHTLINE_WAREHOUSE=ducklake`` (fresh data folder, fresh databases), against the same run on
@@ -20,9 +20,9 @@ import sys
 import time
 from pathlib import Path
 
+from bench.pg_cluster import create_database, throwaway_cluster
 from bench.run import env_for, fresh, measured, row
 from flightline import settings
-from flightline.pg_cluster import create_database, throwaway_cluster
 
 FLIGHTLINE = [sys.executable, "-m", "flightline.cli"]
 MONTHS = ("2013-01", "2013-02")

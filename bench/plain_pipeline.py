@@ -23,22 +23,21 @@ import duckdb
 from flightline import settings
 from flightline.bento_store import build_bento, save_model_to_bentoml
 from flightline.candidate import CandidateSettings, save_candidate, train_candidate
+from flightline.feature_checks import stored_point_in_time_mismatches
 from flightline.feature_table import (
     ONLINE_HORIZON_DAYS,
     online_state,
     read_training_window,
-    stored_months,
-    stored_point_in_time_mismatches,
-    stored_vocabulary,
     update_feature_table,
 )
 from flightline.features import save_state
 from flightline.ingest import FULL_PARTITION, load_file
-from flightline.landing import landing_file, month_range
+from flightline.landing import landing_file
+from flightline.months import first_day, month_range
 from flightline.raw_schemas import RAW_TABLES
 from flightline.registry import ModelRegistry
-from flightline.scale import land_scaled, scaled_months
-from flightline.training import DEFAULT_TRAIN_MONTHS
+from flightline.synthetic.scale import land_scaled, scaled_months
+from flightline.training_data import DEFAULT_TRAIN_MONTHS
 
 
 def dbt_build(*args: str) -> None:
@@ -77,8 +76,11 @@ def run(scale: int) -> dict[str, float]:
                 load_file(conn, table, path, paths.landing, month or FULL_PARTITION)
     lap("raw")
     dbt_build("--exclude", "config.materialized:incremental")
-    window = {"min_date": f"{months[0]}-01", "max_date": f"{int(months[-1][:4]) + 1}-01-01"}
-    dbt_build("--vars", json.dumps(window), "--select", "config.materialized:incremental")
+    dates = {
+        "min_date": first_day(months[0]).isoformat(),
+        "max_date": f"{int(months[-1][:4]) + 1}-01-01",
+    }
+    dbt_build("--vars", json.dumps(dates), "--select", "config.materialized:incremental")
     lap("dbt")
 
     with duckdb.connect(settings.duckdb_path(), config=settings.DUCKDB_CONFIG) as conn:
@@ -86,21 +88,15 @@ def run(scale: int) -> dict[str, float]:
         _, mismatches = stored_point_in_time_mismatches(conn)
         assert not mismatches, mismatches
         state = online_state(conn, ONLINE_HORIZON_DAYS)
-        split, day_before, served = read_training_window(conn, None, DEFAULT_TRAIN_MONTHS)
-        first_month = stored_months(conn)[0]
-        vocabulary = stored_vocabulary(conn)
+        window = read_training_window(conn, None, DEFAULT_TRAIN_MONTHS)
     snapshot = save_state(state, paths.home / "online_features" / f"plain-{state.as_of_day}")
     lap("features")
 
     registry = ModelRegistry(paths.models)
     candidate = train_candidate(
-        day_before,
-        served,
-        split,
-        vocabulary,
+        window,
         registry,
         CandidateSettings(),
-        first_month=first_month,
         provenance={
             "dagster_run_id": "none (plain script)",
             "online_features": {"version": snapshot.name, "as_of": state.as_of.isoformat()},

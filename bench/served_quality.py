@@ -23,17 +23,13 @@ import duckdb
 import httpx
 import numpy as np
 import polars as pl
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score
 
+from bench.local_servers import start_bento_server, stop_bento_server, wait_until_ready
 from bench.serving import valid_requests
 from flightline import settings
-from flightline.bento_store import (
-    latest_bento_tag,
-    start_bento_server,
-    stop_bento_server,
-    wait_until_ready,
-)
-from flightline.calibration import expected_calibration_error
+from flightline.bento_store import latest_bento_tag
+from flightline.metrics import brier, expected_calibration_error, roc_auc
 from flightline.registry import ModelRegistry
 from flightline.warehouse import read_table
 
@@ -54,7 +50,7 @@ def rate_baseline_brier(history: pl.DataFrame, month: pl.DataFrame, weight: floa
         ).alias("p")
     )
     p = month.join(rates, on=["carrier", "sched_dep_hour"], how="left")["p"].fill_null(prior)
-    return float(((p - month["is_delayed"].cast(pl.Float64)) ** 2).mean())
+    return brier(month["is_delayed"].cast(pl.Float64).to_numpy(), p.to_numpy())
 
 
 def measure(month_key: str) -> dict:
@@ -91,9 +87,9 @@ def measure(month_key: str) -> dict:
         "month": month_key,
         "bento": bento,
         "flights": int(y.size),
-        "auc": round(float(roc_auc_score(y, p)), 4),
+        "auc": round(roc_auc(y, p), 4),
         "pr_auc": round(float(average_precision_score(y, p)), 4),
-        "brier": round(float(np.mean((p - y) ** 2)), 4),
+        "brier": round(brier(y, p), 4),
         "ece": round(expected_calibration_error(y, p), 4),
         "mean_probability": round(float(p.mean()), 4),
         "observed_rate": round(float(y.mean()), 4),

@@ -165,7 +165,7 @@ def valid_requests(flights: pl.DataFrame) -> Iterator[tuple[dict[str, Any], dict
     numbers do not), in the frame's order."""
     from pydantic import ValidationError
 
-    from flightline.scoring import Flight
+    from flightline.prediction_schema import Flight
 
     for row in flights.iter_rows(named=True):
         body = request_body(row)
@@ -274,7 +274,7 @@ def run_serving_benchmark(
     m["workers"] = workers
     m["floor"] = measure_floor(workdir, single_file, n_single, workers)
     # Imported here, not at the top: the load-generator process imports bench modules too.
-    from flightline.bento_store import start_bento_server, stop_bento_server, wait_until_ready
+    from bench.local_servers import start_bento_server, stop_bento_server, wait_until_ready
 
     served: dict[int | str, dict] = {}
     process, url, log = start_bento_server(bento_tag, workdir, env)

@@ -58,8 +58,8 @@ def _workers_rss(pid: int, workers: int) -> int:
 def measure_floor(workdir: Path, bodies: Path, n: int, workers: int) -> dict[int, dict]:
     """The no-work Starlette app under the same closed-loop load as the bento, per concurrency."""
     from bench.floor import start_floor
-    from flightline.bento_store import free_port
-    from flightline.bento_store import stop_bento_server as stop_floor  # a process group too
+    from bench.local_servers import free_port
+    from bench.local_servers import stop_bento_server as stop_floor  # a process group too
 
     port = free_port()
     process = start_floor(port, workers, workdir / "floor.log")
@@ -98,7 +98,7 @@ def measure_adaptive(
 ) -> dict:
     """bench/adaptive_service.py (BentoML's adaptive batching) under the bento's load; ``env``:
     the bento's environment (its BentoML store holds ``model_tag``)."""
-    from flightline.bento_store import start_bento_server, stop_bento_server
+    from bench.local_servers import start_bento_server, stop_bento_server
 
     env = {**env, "FLIGHTLINE_MODEL_TAG": model_tag}
     env["FLIGHTLINE_HOME"] = str(workdir / "adaptive_home")  # its prediction log, not home's

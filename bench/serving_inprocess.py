@@ -35,13 +35,8 @@ def in_process(
 ) -> dict[str, Any]:
     """Timings of the service's steps on the bento's model (see the keys of the result)."""
     from flightline.prediction_log import PredictionLog
-    from flightline.scoring import (
-        SERVING_NUM_THREADS,
-        PredictRequest,
-        Provenance,
-        load_scoring_model,
-        score_request_batch,
-    )
+    from flightline.prediction_schema import PredictRequest, Provenance
+    from flightline.scoring import SERVING_NUM_THREADS, load_scoring_model, score_request_batch
     from flightline.serving_fast import score_requests
 
     threads = SERVING_NUM_THREADS

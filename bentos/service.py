@@ -40,14 +40,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from flightline.prediction_log import PredictionLog, PredictionLogUnavailable
-from flightline.scoring import (
+from flightline.prediction_schema import (
     DEFAULT_MAX_ROWS,
-    DEFAULT_MAX_STALE_DAYS,
-    SERVING_NUM_THREADS,
     Flight,
     PredictRequest,
     PredictResponse,
     Provenance,
+)
+from flightline.scoring import (
+    DEFAULT_MAX_STALE_DAYS,
+    SERVING_NUM_THREADS,
     load_scoring_model,
     stale_flight_errors,
 )

@@ -13,13 +13,8 @@ from typing import Any
 
 import polars as pl
 
-from flightline.training import (
-    DEFAULT_TRAIN_ROWS,
-    MONTH_COLUMN,
-    month_split,
-    split_tables,
-    train_and_evaluate,
-)
+from flightline.training import train_and_evaluate
+from flightline.training_data import DEFAULT_TRAIN_ROWS, MONTH_COLUMN, month_split, split_tables
 
 DEFAULT_FOLDS = 3
 FOLD_METRICS = ("auc", "pr_auc", "brier", "ece")

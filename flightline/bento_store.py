@@ -12,22 +12,15 @@ Everything goes to the store under ``BENTOML_HOME`` (read once per process by Be
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
 import bentoml
-import httpx
 from bentoml.exceptions import BentoMLException, NotFound
 
 from flightline.scoring import CARD_FILE, MODEL_FILE, STATE_DIR, load_scoring_model
@@ -37,24 +30,9 @@ BENTO_NAME = "flight_delay_service"
 SERVICE = "bentos.service:FlightDelay"
 SERVICE_MODULE = "bentos.service"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# The service imports flightline.scoring (which imports features, holidays and the fast path's
-# serving_snapshot), flightline.serving_fast and flightline.prediction_log (which reads the data
-# folder from settings): nothing else.
-BENTO_INCLUDE = [
-    "bentos/service.py",
-    "bentos/README.md",
-    "flightline/__init__.py",
-    "flightline/scoring.py",
-    "flightline/serving_snapshot.py",
-    "flightline/serving_fast.py",
-    "flightline/prediction_log.py",
-    "flightline/service_http.py",
-    "flightline/settings.py",
-    "flightline/features.py",
-    "flightline/calibration.py",
-    "flightline/explain.py",
-    "flightline/holidays.py",
-]
+# The service and the whole flightline package (plain Python: the service imports a few of its
+# modules, which import their own; listing files by hand went stale as modules moved).
+BENTO_INCLUDE = ["bentos/service.py", "bentos/README.md", "flightline/**/*.py"]
 RUNTIME_PACKAGES = ("lightgbm", "polars", "numpy", "pydantic")
 
 
@@ -153,7 +131,7 @@ def build_bento(
         SERVICE,
         name=BENTO_NAME,
         description="Flightline: probability that a flight out of New York arrives 15+ min late",
-        include=[p for p in BENTO_INCLUDE if (Path(build_ctx) / p).exists()],
+        include=BENTO_INCLUDE,
         labels={
             "model_tag": pinned,
             "model_version": model.info.labels.get("model_version", model.tag.version or ""),
@@ -192,68 +170,3 @@ def bento_for_model(model_tag: str | bentoml.Tag) -> str | None:
     if not matching:
         return None
     return str(max(matching, key=lambda b: b.info.creation_time).tag)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now (for a `bentoml serve` of one's own)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_ready(
-    url: str, process: subprocess.Popen, log: Path, timeout_s: float = 120.0
-) -> None:
-    """Poll ``url``/readyz until the server answers 200; fail fast (with its log) if it exits."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"bentoml serve exited with {process.returncode}:\n{log.read_text()[-5000:]}"
-            )
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    raise TimeoutError(f"not ready after {timeout_s}s:\n{log.read_text()[-5000:]}")
-
-
-def start_bento_server(
-    bento_tag: str, workdir: Path, env: dict[str, str], working_dir: Path | None = None
-) -> tuple[subprocess.Popen, str, Path]:
-    """``bentoml serve`` on a free local port in its own process group, logging to ``workdir``.
-
-    ``bento_tag`` may also be a service's import path (``module:Class``) found in
-    ``working_dir``. Returns (process, base URL, log file); wait with :func:`wait_until_ready`,
-    stop with :func:`stop_bento_server`.
-    """
-    port = free_port()
-    log = workdir / "serve.log"
-    command = [sys.executable, "-m", "bentoml", "serve", bento_tag]
-    if working_dir is not None:
-        command += ["--working-dir", str(working_dir)]
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return process, f"http://127.0.0.1:{port}", log
-
-
-def stop_bento_server(process: subprocess.Popen) -> None:
-    """SIGTERM the server's process group, SIGKILL it if it lingers."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(20)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-N_BINS = 10
+from flightline.metrics import brier, expected_calibration_error
+
 _EPS = 1e-7
 
 
@@ -92,34 +93,6 @@ def fit_isotonic(p: np.ndarray, y: np.ndarray) -> Calibrator:
 FITTERS = {"platt": fit_platt, "isotonic": fit_isotonic}
 
 
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS) -> float:
-    """ECE over ``n_bins`` equal-width bins: sum of |mean p - observed rate| weighted by size."""
-    curve = reliability_curve(y, p, n_bins)
-    n = sum(row["n"] for row in curve)
-    if n == 0:
-        return float("nan")
-    return float(sum(row["n"] * abs(row["mean_p"] - row["observed"]) for row in curve) / n)
-
-
-def reliability_curve(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS) -> list[dict[str, Any]]:
-    """Per non-empty equal-width bin of p: its range, size, mean predicted and observed rate."""
-    y, p = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
-    idx = np.clip((p * n_bins).astype(np.int64), 0, n_bins - 1)
-    counts = np.bincount(idx, minlength=n_bins)
-    sum_p = np.bincount(idx, weights=p, minlength=n_bins)
-    sum_y = np.bincount(idx, weights=y, minlength=n_bins)
-    return [
-        {
-            "bin": f"{b / n_bins:.1f}-{(b + 1) / n_bins:.1f}",
-            "n": int(counts[b]),
-            "mean_p": float(sum_p[b] / counts[b]),
-            "observed": float(sum_y[b] / counts[b]),
-        }
-        for b in range(n_bins)
-        if counts[b]
-    ]
-
-
 def choose_calibrator(
     p: np.ndarray, y: np.ndarray, days: Sequence[Any] | np.ndarray
 ) -> tuple[Calibrator, dict[str, Any]]:
@@ -137,14 +110,14 @@ def choose_calibrator(
         return fit_platt(p, y), {"chosen": "platt", "reason": "too few days to compare"}
     report: dict[str, Any] = {
         "none": {
-            "brier": float(np.mean((p[held] - y[held]) ** 2)),
+            "brier": brier(y[held], p[held]),
             "ece": expected_calibration_error(y[held], p[held]),
         }
     }
     for name, fit in FITTERS.items():
         q = fit(p[fit_rows], y[fit_rows]).apply(p[held])
         report[name] = {
-            "brier": float(np.mean((q - y[held]) ** 2)),
+            "brier": brier(y[held], q),
             "ece": expected_calibration_error(y[held], q),
         }
     chosen = min(FITTERS, key=lambda m: report[m]["brier"])

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,18 +20,18 @@ import numpy as np
 import polars as pl
 
 from flightline.calibration import Calibrator
-from flightline.feature_table import recode_categoricals
+from flightline.feature_table import TrainingWindow
+from flightline.feature_vocabulary import recode_categoricals
 from flightline.features import LABEL, Vocabulary, feature_matrix
 from flightline.gate import GateCheck, GateInputs, GateThresholds, evaluate_gate, gate_passed
+from flightline.metrics import bootstrap_auc_diff
 from flightline.registry import MODEL_NAME, ModelRegistry, model_version
-from flightline.training import (
+from flightline.training import TrainingResult, train_and_evaluate
+from flightline.training_data import (
     DEFAULT_TRAIN_ROWS,
-    MonthSplit,
-    TrainingResult,
-    bootstrap_auc_diff,
+    SplitTables,
     labels,
     split_tables,
-    train_and_evaluate,
 )
 
 
@@ -93,24 +94,23 @@ def champion_probabilities(
 
 
 def train_candidate(
-    day_before: pl.DataFrame,
-    served: pl.DataFrame,
-    split: MonthSplit,
-    vocabulary: Vocabulary,
+    window: TrainingWindow,
     registry: ModelRegistry,
     settings: CandidateSettings,
     *,
     provenance: dict[str, Any] | None = None,
-    first_month: str | None = None,
     log: Any = None,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> Candidate:
-    """Train on ``split``, gate the model against the baselines and the champion, write its card.
+    """Train on ``window``'s split, gate the model against the baselines and the champion, write
+    its card.
 
-    ``day_before``/``served``: feature rows (with ``flight_month`` and the label) of the split's
-    months, day-before and as served. ``provenance``: more card fields (run id, data versions,
-    the online snapshot). ``first_month``: the first month of all history (see
-    :func:`split_tables`). Nothing is saved here.
+    ``window``: feature rows (with ``flight_month`` and the label) of the split's months,
+    day-before and as served, and the first month of all history (see :func:`split_tables`).
+    ``provenance``: more card fields (run id, data versions, the online snapshot). ``clock``: the training time written on the card. Nothing is saved.
     """
+    split, vocabulary, first_month = window.split, window.vocabulary, window.first_month
+    day_before, served = window.day_before, window.served
     if settings.shuffle_labels:
         day_before = day_before.with_columns(pl.col(LABEL).shuffle(seed=settings.seed))
         served = served.with_columns(pl.col(LABEL).shuffle(seed=settings.seed))
@@ -150,23 +150,61 @@ def train_candidate(
         "train_months": list(split.train),
         "valid_month": split.valid,
         "test_month": split.test,
-        "first_month": first_month or str(served["flight_month"].min()),
+        "first_month": first_month,
     }
     identical = registry.find_model(fingerprint, window)
-    trained_at = dt.datetime.now(dt.UTC)
-    card = {
+    trained_at = clock()
+    card = model_card(
+        result,
+        tables,
+        gate,
+        settings,
+        version=identical or model_version(model_text, trained_at),
+        model_hash=fingerprint,
+        trained_at=trained_at,
+        vocabulary=vocabulary,
+        data_window=window,
+        champion=champion,
+        intervals={"champion": champion_interval, "best_baseline": baseline_interval},
+        provenance=provenance,
+    )
+    return Candidate(result, gate, card, model_text, champion, identical)
+
+
+def model_card(
+    result: TrainingResult,
+    tables: SplitTables,
+    gate: list[GateCheck],
+    settings: CandidateSettings,
+    *,
+    version: str,
+    model_hash: str,
+    trained_at: dt.datetime,
+    vocabulary: Vocabulary,
+    data_window: dict[str, Any],
+    champion: str | None,
+    intervals: dict[str, tuple[float, float] | None],
+    provenance: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The model card (JSON-ready): identity, data window, row counts, the gate's verdict and
+    the figures behind it, provenance, then the training result's own fields."""
+    return {
         "model_name": MODEL_NAME,
-        "version": identical or model_version(model_text, trained_at),
-        "model_hash": fingerprint,
+        "version": version,
+        "model_hash": model_hash,
         "trained_at": trained_at.isoformat(timespec="seconds"),
         "label": "is_delayed: arrival 15+ minutes late (cancelled and diverted flights excluded)",
         "threshold": settings.threshold,
         "vocabulary": vocabulary,
-        "data_window": window,
-        "rows": {"train": tables.train.height, "valid": tables.valid.height, "test": len(y)},
+        "data_window": data_window,
+        "rows": {
+            "train": tables.train.height,
+            "valid": tables.valid.height,
+            "test": tables.test.height,
+        },
         "champion_at_training": champion,
-        "champion_auc_diff_interval": champion_interval,
-        "best_baseline_auc_diff_interval": baseline_interval,
+        "champion_auc_diff_interval": intervals["champion"],
+        "best_baseline_auc_diff_interval": intervals["best_baseline"],
         "gate": {
             "passed": gate_passed(gate),
             **{c.name: c.passed for c in gate},
@@ -177,7 +215,6 @@ def train_candidate(
         **(provenance or {}),
         **result.card(),
     }
-    return Candidate(result, gate, card, model_text, champion, identical)
 
 
 def save_candidate(

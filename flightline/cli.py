@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from flightline import settings
-from flightline.landing import land, month_range
+from flightline.landing import land
+from flightline.months import month_range
 from flightline.registry import ModelRegistry
 
 UI_PORT = 3000
@@ -247,7 +248,9 @@ def main(argv: list[str] | None = None) -> None:
         print_counts()
         return
     if args.command == "simulate":
-        from flightline.simulate import parse_drift, parse_month_spec, simulate_months
+        from flightline.months import parse_month_spec
+        from flightline.synthetic.knobs import parse_drift
+        from flightline.synthetic.simulate import simulate_months
 
         try:
             months, drift = parse_month_spec(args.months), parse_drift(args.drift)
@@ -310,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as e:
         parser.error(str(e))
     if args.command in ("land", "run") and args.scale:
-        from flightline.scale import land_scaled, scaled_months
+        from flightline.synthetic.scale import land_scaled, scaled_months
 
         try:
             n = land_scaled(settings.paths().landing, args.scale)

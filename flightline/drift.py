@@ -1,4 +1,4 @@
-"""Feature drift (population stability index) and live model performance, as plain functions.
+"""Feature drift (population stability index), as plain functions.
 
 PSI compares the distribution of one feature in a *reference* sample (e.g. the training window)
 with a *current* sample (e.g. the latest landed month)::
@@ -31,11 +31,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import numpy as np
 import polars as pl
+
+from flightline.months import first_day, shift_month
 
 DRIFT_THRESHOLD = 0.2
 EPSILON = 1e-4
@@ -181,16 +182,6 @@ class DriftReference:
         return f"{self.month} (the previous month: no month a year earlier has landed)"
 
 
-def shift_month(month: str, months: int) -> str:
-    """'2014-01' shifted by ``months`` (negative: earlier), as 'YYYY-MM'."""
-    index = int(month[:4]) * 12 + int(month[5:7]) - 1 + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def _first_day(month: str) -> date:
-    return date(int(month[:4]), int(month[5:7]), 1)
-
-
 def drift_reference(
     month: str, available: Sequence[str], lookback_days: int
 ) -> DriftReference | None:
@@ -210,7 +201,7 @@ def drift_reference(
         if not earlier:
             return None
         chosen, kind = earlier[-1], "previous_month"
-    complete = (_first_day(chosen) - _first_day(min(available))).days >= lookback_days
+    complete = (first_day(chosen) - first_day(min(available))).days >= lookback_days
     return DriftReference(chosen, kind, aggregates_comparable=complete and kind == "year_earlier")
 
 
@@ -232,62 +223,4 @@ def drift_summary(psi_table: pl.DataFrame, threshold: float = DRIFT_THRESHOLD) -
         "n_drifting": len(drifting),
         "n_features": len(rows),
         "top": rows[:5],
-    }
-
-
-def roc_auc(y_true: np.ndarray, p: np.ndarray) -> float | None:
-    """Area under the ROC curve (ties counted half); None unless both classes are present."""
-    y = np.asarray(y_true).astype(bool)
-    s = np.asarray(p, dtype=np.float64)
-    n_pos = int(y.sum())
-    n_neg = y.size - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return None
-    # Mid-ranks of the scores (ties share their average rank), Mann-Whitney U.
-    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    mid_ranks = ends - (counts - 1) / 2.0
-    ranks = mid_ranks[inverse]
-    u = ranks[y].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
-
-
-def live_performance(
-    y_true: np.ndarray | Sequence[Any], p: np.ndarray | Sequence[Any]
-) -> dict[str, Any]:
-    """How predictions did once outcomes are known: a JSON-ready dict.
-
-    ``n`` (pairs with both an outcome and a prediction; others are skipped), ``auc`` (None unless
-    both classes are present), ``brier`` (mean squared error of the probability), ``mean_predicted``,
-    ``observed_rate`` and ``calibration_in_the_large`` = ``mean_predicted - observed_rate``
-    (positive: the model predicts more delays than happen). All None but ``n`` when ``n`` is 0.
-    """
-    y = np.asarray(y_true, dtype=np.float64).ravel()
-    q = np.asarray(p, dtype=np.float64).ravel()
-    if y.shape != q.shape:
-        raise ValueError(f"live_performance: {y.size} outcomes but {q.size} predictions")
-    keep = ~(np.isnan(y) | np.isnan(q))
-    y, q = y[keep], q[keep]
-    if not np.isin(y, (0.0, 1.0)).all():
-        raise ValueError("live_performance: outcomes must be 0/1 (or booleans)")
-    if ((q < 0) | (q > 1)).any():
-        raise ValueError("live_performance: predictions must be probabilities in [0, 1]")
-    n = int(y.size)
-    if n == 0:
-        return {
-            "n": 0,
-            "auc": None,
-            "brier": None,
-            "mean_predicted": None,
-            "observed_rate": None,
-            "calibration_in_the_large": None,
-        }
-    mean_p, rate = float(q.mean()), float(y.mean())
-    return {
-        "n": n,
-        "auc": roc_auc(y, q),
-        "brier": float(np.mean((q - y) ** 2)),
-        "mean_predicted": mean_p,
-        "observed_rate": rate,
-        "calibration_in_the_large": mean_p - rate,
     }

@@ -2,8 +2,9 @@
 
 The table is maintained by month. A month's features depend only on its own flights and those of
 the :data:`LOOKBACK_DAYS` before it (every aggregate is a window of at most 28 days), so a new or
-changed month rebuilds that month and the two after it, never the whole history, and a full build
-runs in chunks of months whose memory does not grow with the years of history.
+changed month rebuilds that month and the :data:`LOOKBACK_MONTHS` after it, never the whole
+history, and a full build runs in chunks of months whose memory does not grow with the years of
+history. The vocabulary and the table's checks have their own modules.
 """
 
 from __future__ import annotations
@@ -16,25 +17,22 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
+from flightline.feature_vocabulary import extend_vocabulary, vocabulary_frame, vocabulary_from_frame
 from flightline.features import (
-    AGGREGATE_FEATURES,
-    CALENDAR_FEATURES,
-    CATEGORICAL_FEATURES,
     CATEGORICAL_SOURCES,
     FEATURE_COLUMNS,
-    LABEL,
     MAX_WINDOW_DAYS,
-    SCHEDULE_FEATURES,
     SNAPSHOT_DAY,
     STATE_FORMAT_VERSION,
     FeatureState,
     Vocabulary,
     build_feature_state,
     build_vocabulary,
-    flight_features,
+    flight_feature_rows,
     route_distances,
 )
-from flightline.training import MONTH_COLUMN, MonthSplit, month_split, training_table
+from flightline.months import first_day, months_reached, previous_month, shift_month
+from flightline.training_data import MONTH_COLUMN, MonthSplit, month_split, training_table
 from flightline.warehouse import read_table, replace_rows, replace_table, table_exists
 
 FEATURES_TABLE = "features.flight_features"
@@ -47,20 +45,12 @@ BUILDS_TABLE = "features.flight_feature_builds"
 # window plus the days an outcome can take to become known (arrival the next day, +1 day; a
 # flight that never arrived counts two days after its scheduled day), with margin.
 LOOKBACK_DAYS = MAX_WINDOW_DAYS + 7
+# The months before a month that its lookback can reach into (2 for 35 days).
+LOOKBACK_MONTHS = months_reached(LOOKBACK_DAYS)
 # The online snapshot keeps this many days of daily sums: enough for every feature window.
 ONLINE_HORIZON_DAYS = 35
 # Months built together: bigger chunks amortize per-chunk work, smaller ones bound memory.
 CHUNK_MONTHS = 12
-
-# Features that exist for every historical flight: a null here means the feature code is broken.
-# Weather and plane attributes may be missing in the source data (LightGBM handles NaN).
-NOT_NULL_FEATURES: list[str] = [
-    "flight_id",
-    *CATEGORICAL_FEATURES,
-    *CALENDAR_FEATURES,
-    *SCHEDULE_FEATURES,
-    *AGGREGATE_FEATURES,
-]
 
 
 def served_from_month_snapshot(flights: pl.DataFrame) -> pl.DataFrame:
@@ -88,139 +78,27 @@ def build_feature_table(
     vocab = dict(vocabulary) if vocabulary is not None else build_vocabulary(flights)
     state = state if state is not None else build_feature_state(flights, planes)
     rows = served_from_month_snapshot(flights) if as_served else flights
-    features = flight_features(rows, state, vocab)
+    features = flight_feature_rows(rows, state, vocab)
     return training_table(flights, features), vocab
-
-
-def vocabulary_frame(vocabulary: Vocabulary) -> pl.DataFrame:
-    return pl.DataFrame(
-        [
-            {"source": src, "code": i, "value": v}
-            for src, values in vocabulary.items()
-            for i, v in enumerate(values)
-        ],
-        schema={"source": pl.String, "code": pl.Int32, "value": pl.String},
-    )
-
-
-def vocabulary_from_frame(df: pl.DataFrame) -> dict[str, list[str]]:
-    ordered = df.sort("source", "code")
-    return {
-        src: ordered.filter(pl.col("source") == src)["value"].to_list()
-        for src in CATEGORICAL_SOURCES.values()
-    }
-
-
-def null_counts(
-    conn: duckdb.DuckDBPyConnection, columns: Sequence[str] = NOT_NULL_FEATURES
-) -> dict[str, int]:
-    """Nulls per column of the stored feature table, for the columns that must have none."""
-    select = ", ".join(f'count(*) - count("{c}")' for c in columns)
-    counts = conn.execute(f"SELECT {select} FROM {FEATURES_TABLE}").fetchone()
-    return {c: int(n) for c, n in zip(columns, counts, strict=True) if n}
-
-
-def point_in_time_mismatches(
-    history: pl.DataFrame,
-    planes: pl.DataFrame,
-    stored: pl.DataFrame,
-    month: str,
-    vocabulary: Vocabulary,
-) -> dict[str, int]:
-    """Recompute ``month``'s features from flights up to that month alone; count differing cells.
-
-    ``history``: fct_flights rows from :func:`history_start` of ``month`` up to ``month``.
-    ``stored``: the stored feature rows of ``month``, possibly built with later months at hand;
-    if any later data leaked into them, the recomputation differs.
-    """
-    upto = history.filter(pl.col(MONTH_COLUMN) <= month)
-    recomputed = build_month_features(upto, planes, [month], vocabulary).sort("flight_id")
-    stored = stored.filter(pl.col(MONTH_COLUMN) == month).sort("flight_id")
-    if recomputed.height != stored.height or not recomputed["flight_id"].equals(
-        stored["flight_id"]
-    ):
-        return {"flight_id": abs(recomputed.height - stored.height) or stored.height}
-    mismatches = {}
-    for col in [*FEATURE_COLUMNS, LABEL]:
-        a, b = stored[col].cast(pl.Float64), recomputed[col].cast(pl.Float64)
-        same = (a == b) | (a.is_null() & b.is_null()) | ((a - b).abs() <= 1e-9)
-        n = same.fill_null(False).not_().sum()
-        if n:
-            mismatches[col] = int(n)
-    return mismatches
-
-
-def stored_point_in_time_mismatches(conn: duckdb.DuckDBPyConnection) -> tuple[str, dict[str, int]]:
-    """(month, mismatches) of :func:`point_in_time_mismatches` on the stored table.
-
-    The month is the second-to-last one, the strongest test: a whole later month could leak in.
-    """
-    months = stored_months(conn)
-    month = months[-2] if len(months) > 1 else months[-1]
-    stored = read_table(conn, f"SELECT * FROM {FEATURES_TABLE} WHERE flight_month = ?", [month])
-    mismatches = point_in_time_mismatches(
-        read_month_history(conn, month, month),
-        read_planes(conn),
-        stored,
-        month,
-        stored_vocabulary(conn),
-    )
-    return month, mismatches
-
-
-def recode_categoricals(
-    table: pl.DataFrame, from_vocabulary: Vocabulary, to_vocabulary: Vocabulary
-) -> pl.DataFrame:
-    """Re-express the categorical codes of ``table`` in another model's vocabulary.
-
-    A champion trained on other months knows other carriers and airports; values it never saw
-    become null, as they would in serving.
-    """
-    exprs = []
-    for name, src in CATEGORICAL_SOURCES.items():
-        old, new = list(from_vocabulary[src]), list(to_vocabulary[src])
-        if old != new:
-            index = {v: i for i, v in enumerate(new)}
-            exprs.append(
-                pl.col(name).replace_strict(
-                    list(range(len(old))),
-                    [index.get(v) for v in old],
-                    default=None,
-                    return_dtype=pl.Int32,
-                )
-            )
-    return table.with_columns(exprs) if exprs else table
-
-
-# --------------------------------------------------------------------------------------------
-# Incremental maintenance by month
-# --------------------------------------------------------------------------------------------
-
-
-def previous_month(month: str) -> str:
-    year, mon = int(month[:4]), int(month[5:7])
-    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
 
 
 def history_start(month: str) -> date:
     """First scheduled day of the flights the features of ``month`` (and later) need."""
-    return date(int(month[:4]), int(month[5:7]), 1) - timedelta(days=LOOKBACK_DAYS)
+    return first_day(month) - timedelta(days=LOOKBACK_DAYS)
 
 
 def months_to_rebuild(current: Mapping[str, str], built: Mapping[str, str]) -> list[str]:
     """Months whose stored features are missing or stale, in order.
 
     ``current``/``built``: month -> fingerprint of its inputs now / when its features were built.
-    A month is stale when its own inputs or those of the two months before changed (appeared,
-    disappeared or differ): the lookback reaches at most two months back.
+    A month is stale when its own inputs or those of the :data:`LOOKBACK_MONTHS` months before
+    changed (appeared, disappeared or differ): the months its lookback reaches into.
     """
     changed = {m for m in {*current, *built} if current.get(m) != built.get(m)}
     return [
         m
         for m in sorted(current)
-        if m in changed
-        or previous_month(m) in changed
-        or previous_month(previous_month(m)) in changed
+        if any(shift_month(m, -k) in changed for k in range(LOOKBACK_MONTHS + 1))
     ]
 
 
@@ -234,21 +112,6 @@ def month_chunks(months: Sequence[str], size: int = CHUNK_MONTHS) -> list[list[s
         else:
             chunks.append([month])
     return chunks
-
-
-def extend_vocabulary(
-    vocabulary: Vocabulary | None, values: Mapping[str, Sequence[str]]
-) -> dict[str, list[str]]:
-    """Known codes keep their position; new values are appended in sorted order.
-
-    Stored feature rows hold codes, so codes must never move while those rows are kept.
-    """
-    out = {}
-    for src in CATEGORICAL_SOURCES.values():
-        known = list((vocabulary or {}).get(src, []))
-        seen = set(known)
-        out[src] = known + sorted(v for v in set(values.get(src, [])) if v not in seen)
-    return out
 
 
 def _context_fingerprint(conn: duckdb.DuckDBPyConnection) -> str:
@@ -321,13 +184,29 @@ def read_feature_months(
     return day_before, served
 
 
+@dataclass(frozen=True)
+class TrainingWindow:
+    """What a model is trained on: the time split, the day-before and as-served feature rows of
+    its months, the first month of all stored history and the stored vocabulary."""
+
+    split: MonthSplit
+    day_before: pl.DataFrame
+    served: pl.DataFrame
+    first_month: str
+    vocabulary: dict[str, list[str]]
+
+
 def read_training_window(
     conn: duckdb.DuckDBPyConnection, test_month: str | None, train_months: int | None
-) -> tuple[MonthSplit, pl.DataFrame, pl.DataFrame]:
-    """The time split over the stored months, and the day-before and as-served feature rows of
-    its months only."""
-    split = month_split(stored_months(conn), test_month, train_months)
-    return split, *read_feature_months(conn, [*split.train, split.valid, split.test])
+) -> TrainingWindow:
+    """The time split over the stored months and everything training reads for it."""
+    months = stored_months(conn)
+    split = month_split(months, test_month, train_months)
+    day_before, served = read_feature_months(conn, [*split.train, split.valid, split.test])
+    vocabulary = stored_vocabulary(conn)
+    if vocabulary is None:
+        raise ValueError(f"{VOCABULARY_TABLE} is missing: build the feature table first")
+    return TrainingWindow(split, day_before, served, months[0], vocabulary)
 
 
 def read_planes(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -26,8 +26,9 @@ from pathlib import Path
 
 import duckdb
 
-from flightline.landing import file_sha256, parse_month
+from flightline.landing import file_sha256
 from flightline.landing_read import LandingFileError, check_header, sniff_header, stage_file
+from flightline.months import parse_month
 from flightline.raw_schemas import LOAD_COLUMNS, Column, RawTable
 from flightline.warehouse import is_lake, rollback_quietly
 

@@ -10,36 +10,15 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
-import re
 import zipfile
 from pathlib import Path
 
 import polars as pl
 
+from flightline.months import parse_month
 from flightline.raw_schemas import MONTHLY_TABLES, REFERENCE_TABLES, RawTable
 
-MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload", ".swp")
-
-
-def parse_month(value: str) -> tuple[int, int]:
-    """'2013-01' -> (2013, 1), with a message that names the bad value."""
-    m = MONTH_RE.match(value.strip())
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise ValueError(f"invalid month {value!r}: expected YYYY-MM, e.g. 2013-01")
-    return int(m.group(1)), int(m.group(2))
-
-
-def month_range(start: str, end: str) -> list[str]:
-    """Inclusive list of 'YYYY-MM' keys from start to end."""
-    (y, m), (y_end, m_end) = parse_month(start), parse_month(end)
-    if (y, m) > (y_end, m_end):
-        raise ValueError(f"month range is empty: {start} is after {end}")
-    months = []
-    while (y, m) <= (y_end, m_end):
-        months.append(f"{y:04d}-{m:02d}")
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return months
 
 
 def landing_file(landing: Path, table: RawTable, month: str | None = None) -> Path:

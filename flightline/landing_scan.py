@@ -23,7 +23,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from flightline.landing import MONTH_RE, PARTIAL_SUFFIXES, file_sha256
+from flightline.landing import PARTIAL_SUFFIXES, file_sha256
+from flightline.months import MONTH_RE
 from flightline.raw_schemas import RAW_TABLES
 
 SETTLE_SECONDS = 60.0  # fallback: an unmarked file untouched this long is complete

@@ -2,11 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 import polars as pl
 
-from flightline.drift import live_performance
+from flightline.metrics import brier, roc_auc
 
 ALL_VERSIONS = "all versions"
+
+
+def live_performance(
+    y_true: np.ndarray | Sequence[Any], p: np.ndarray | Sequence[Any]
+) -> dict[str, Any]:
+    """How predictions did once outcomes are known: a JSON-ready dict.
+
+    ``n`` (pairs with both an outcome and a prediction; others are skipped), ``auc`` (None unless
+    both classes are present), ``brier`` (mean squared error of the probability), ``mean_predicted``,
+    ``observed_rate`` and ``calibration_in_the_large`` = ``mean_predicted - observed_rate``
+    (positive: the model predicts more delays than happen). All None but ``n`` when ``n`` is 0.
+    """
+    y = np.asarray(y_true, dtype=np.float64).ravel()
+    q = np.asarray(p, dtype=np.float64).ravel()
+    if y.shape != q.shape:
+        raise ValueError(f"live_performance: {y.size} outcomes but {q.size} predictions")
+    keep = ~(np.isnan(y) | np.isnan(q))
+    y, q = y[keep], q[keep]
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError("live_performance: outcomes must be 0/1 (or booleans)")
+    if ((q < 0) | (q > 1)).any():
+        raise ValueError("live_performance: predictions must be probabilities in [0, 1]")
+    n = int(y.size)
+    if n == 0:
+        return {
+            "n": 0,
+            "auc": None,
+            "brier": None,
+            "mean_predicted": None,
+            "observed_rate": None,
+            "calibration_in_the_large": None,
+        }
+    mean_p, rate = float(q.mean()), float(y.mean())
+    return {
+        "n": n,
+        "auc": roc_auc(y, q),
+        "brier": brier(y, q),
+        "mean_predicted": mean_p,
+        "observed_rate": rate,
+        "calibration_in_the_large": mean_p - rate,
+    }
 
 
 def performance_by_version(

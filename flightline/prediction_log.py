@@ -87,7 +87,6 @@ def prediction_rows(
     if flights.height != scores.height:
         raise ValueError(f"{flights.height} flights but {scores.height} scores")
     served_at = served_at or datetime.now(UTC)
-    scores = scores.rename({"weather_filled": "weather_from_snapshot"}, strict=False)
     return (
         pl.concat(
             [
@@ -177,11 +176,6 @@ class PredictionLog:
         if not os.access(self.folder, os.W_OK | os.X_OK):
             return f"prediction log {self.folder} is not writable"
         return None
-
-
-def append_predictions(folder: str | Path, flights: pl.DataFrame, scores: pl.DataFrame, **kwargs):
-    """One-off :meth:`PredictionLog.append` (tests, scripts)."""
-    return PredictionLog(folder).append(flights, scores, **kwargs)
 
 
 def _read_file(path: Path) -> pl.DataFrame:

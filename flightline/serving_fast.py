@@ -22,14 +22,8 @@ import numpy as np
 import polars as pl
 
 from flightline.prediction_log import LOG_SCHEMA, prediction_rows
-from flightline.scoring import (
-    Flight,
-    ScoringModel,
-    explanations,
-    requests_frame,
-    response_json,
-    score_request_batch,
-)
+from flightline.prediction_schema import Flight, requests_frame, response_json
+from flightline.scoring import ScoringModel, explanations, score_request_batch
 from flightline.serving_snapshot import FLAGS
 
 _JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
@@ -68,7 +62,7 @@ class RequestScores:
         return pl.DataFrame(columns)
 
     def predictions(self) -> list[dict[str, Any]]:
-        """:class:`~flightline.scoring.Prediction` dicts, its fields in order."""
+        """:class:`~flightline.prediction_schema.Prediction` dicts, its fields in order."""
         flags = {_PUBLIC.get(k, k): v.tolist() for k, v in self.flags.items()}
         probability, delayed = self.probability.tolist(), self.delayed.tolist()
         out = []

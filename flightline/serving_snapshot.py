@@ -3,15 +3,15 @@
 :func:`flightline.features.flight_features` costs ~50 Polars operations per call whatever the
 number of flights. A served request asks about a few flights on days the snapshot covers, whose
 aggregates depend only on (key, effective day). So at model load :func:`build_snapshot_arrays`
-evaluates the shared rules (``features._global_features``, ``features._key_features`` and
-``features._fill_for_unmatched``: the very functions training runs) once for every key of the
-snapshot and every effective day it covers, into one float32 array per key; a request then costs a
-dictionary lookup per key and a numpy gather (:meth:`SnapshotArrays.assemble`).
+evaluates the shared rules of :mod:`flightline.features.aggregates` (``_global_features``,
+``_key_features`` and ``_fill_for_unmatched``: the very functions training runs) once for every key
+of the snapshot and every effective day it covers, into one float32 array per key; a request then
+costs a dictionary lookup per key and a numpy gather (:meth:`SnapshotArrays.assemble`).
 
 The per-flight rules that are not aggregates (calendar, codes, distance, plane, weather fill,
-staleness) are re-stated here in plain Python on :class:`~flightline.scoring.Flight` objects: a
-twin of ``flight_features`` that tests/unit/test_serving_snapshot.py holds equal to it, row for
-row and bit for bit, on real and edge-case flights.
+staleness) are re-stated here in plain Python on :class:`~flightline.prediction_schema.Flight`
+objects: a twin of ``flight_feature_rows`` that tests/unit/test_serving_snapshot.py holds equal to
+it, row for row and bit for bit, on real and edge-case flights.
 
 Covered days: every effective day the snapshot holds daily rows for, i.e. the as-of day (every
 flight on or after it) and the ``horizon_days - 1`` days before it (past-day requests). A flight
@@ -25,17 +25,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from operator import attrgetter, itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from flightline import features as F
+from flightline.features.aggregates import _fill_for_unmatched, _global_features, _key_features
+from flightline.features.catalog import _aggregate_feature_names
+from flightline.prediction_schema import Flight
 
-if TYPE_CHECKING:  # scoring imports this module; the type only
-    from flightline.scoring import Flight
-
-# A flight's key values, in this order, for every aggregation key (features._KEY_DTYPES).
+# A flight's key values, in this order, for every aggregation key (features.catalog._KEY_DTYPES).
 _KEY_ORDER = ("_all", "carrier", "origin", "dest", "tailnum", "flight_number", "sched_dep_hour")
 _weather_values = attrgetter(*F.WEATHER_COLUMNS)
 # The per-flight features the twin computes, in this order (then the aggregates).
@@ -90,7 +90,7 @@ class SnapshotArrays:
     _calendar: dict[date, tuple]
 
     def assemble(self, flights: Sequence[Flight]) -> Assembled | None:
-        """Features of validated flights, equal to ``feature_matrix(flight_features(...))``;
+        """Features of validated flights, equal to ``feature_matrix(flight_feature_rows(...))``;
         None when a flight's effective day is before the covered days (use the general path)."""
         n = len(flights)
         first, last = self.first_day.toordinal(), self.as_of_day.toordinal()
@@ -182,7 +182,8 @@ class SnapshotArrays:
         return value
 
     def _weather_of(self, f: Flight, ordinal: int, eff: int) -> tuple[tuple, bool, bool]:
-        """(weather values, weather_filled, weather_missing), as features._fill_weather."""
+        """(weather values, weather_from_snapshot, weather_missing), as
+        features.compute._fill_weather."""
         given = f.weather
         if given is not None:
             values = _weather_values(given)
@@ -207,19 +208,19 @@ def _key_table(
     positions: dict[str, int],
 ) -> KeyTable:
     """The shared rules evaluated for every (key in the state, covered day), plus the fills."""
-    names = F._aggregate_feature_names(key)
+    names = _aggregate_feature_names(key)
     cols = list(key.columns)
     keys = state.daily[key.name].select(*cols).unique().sort(cols).with_row_index("__slot")
     queries = keys.select(cols).join(days, how="cross")
-    feats = F._key_features(queries, state, key, priors)
+    feats = _key_features(queries, state, key, priors)
     # Nulls in a matched row get the fills too, as on the general path (fill after the join).
     matched = (
         feats.join(priors, on="day_eff", how="left")
-        .with_columns(F._fill_for_unmatched(key))
+        .with_columns(_fill_for_unmatched(key))
         .join(keys, on=cols, how="left")
     )
     unmatched = priors.with_columns(pl.lit(None, pl.Float64).alias(n) for n in names).with_columns(
-        F._fill_for_unmatched(key)
+        _fill_for_unmatched(key)
     )
     first = days.get_column("day_eff").min()
     n_days, slot = days.height, keys.height
@@ -264,7 +265,7 @@ def build_snapshot_arrays(
     first = state.as_of_day - timedelta(days=n_days - 1)
     day_list = [first + timedelta(days=i) for i in range(n_days)]
     day_frame = pl.DataFrame({"day_eff": day_list}, schema={"day_eff": pl.Date})
-    priors = F._global_features(day_frame.with_columns(pl.lit(1, pl.Int8).alias("_all")), state)
+    priors = _global_features(day_frame.with_columns(pl.lit(1, pl.Int8).alias("_all")), state)
     keys = tuple(_key_table(state, k, day_frame, priors, positions) for k in F.AGG_KEYS)
     weather: dict[str, tuple[list[int], list[tuple]]] = {}
     for row in state.weather.sort("origin", "available_from").iter_rows(named=True):

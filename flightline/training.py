@@ -9,42 +9,26 @@ training months) and a logistic regression on the same features.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import polars as pl
-from matplotlib.figure import Figure
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from flightline.calibration import (
-    Calibrator,
-    choose_calibrator,
-    expected_calibration_error,
-    reliability_curve,
-)
+from flightline.baselines import fit_logistic, predict_logistic, rate_baseline
+from flightline.calibration import Calibrator, choose_calibrator
 from flightline.features import (
     CATEGORICAL_FEATURES,
     FEATURE_COLUMNS,
     LABEL,
     MODEL_FEATURES,
-    WEATHER_FEATURES,
     feature_matrix,
     forbidden_columns_present,
 )
-from flightline.figures import png_bytes
-
-MONTH_COLUMN = "flight_month"
-# Months of training data before the validation month: a year covers every season and keeps
-# training time and memory flat however long the history grows.
-DEFAULT_TRAIN_MONTHS = 12
+from flightline.metrics import evaluate, reliability_curve
+from flightline.training_data import DEFAULT_TRAIN_ROWS, MonthSplit, SplitTables, labels
 
 # Chosen on time-split folds that never touch the final test month (test Sep/Oct/Nov 2013, each
 # early-stopped on the month before): extra_trees and strong leaf minimums generalize across days
@@ -77,62 +61,6 @@ DETERMINISM_PARAMS: dict[str, Any] = {
     "num_threads": 2,
     "verbosity": -1,
 }
-
-
-# --------------------------------------------------------------------------------------------
-# Splits
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MonthSplit:
-    train: tuple[str, ...]
-    valid: str
-    test: str
-
-
-def month_split(
-    months: Iterable[str], test_month: str | None = None, train_months: int | None = None
-) -> MonthSplit:
-    """Test = ``test_month`` (default: the last month), valid = the month before, train = earlier
-    (the last ``train_months`` of them when given: a window that does not grow with history)."""
-    ordered = sorted(set(months))
-    test = test_month or ordered[-1]
-    if test not in ordered:
-        raise ValueError(f"test month {test} not among {ordered}")
-    before = [m for m in ordered if m < test]
-    if len(before) < 2:
-        raise ValueError(f"need at least two months before {test} (train + validation)")
-    train = before[:-1][-train_months:] if train_months else before[:-1]
-    return MonthSplit(train=tuple(train), valid=before[-1], test=test)
-
-
-def split_frame(
-    table: pl.DataFrame, split: MonthSplit, month_col: str = MONTH_COLUMN
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(train, valid, test) rows of ``table``; rows without a label are dropped."""
-    labelled = table.filter(pl.col(LABEL).is_not_null())
-    month = pl.col(month_col)
-    return (
-        labelled.filter(month.is_in(list(split.train))),
-        labelled.filter(month == split.valid),
-        labelled.filter(month == split.test),
-    )
-
-
-def training_table(flights: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
-    """Features joined to the label and month of each flight (by ``flight_id``)."""
-    keys = flights.select("flight_id", MONTH_COLUMN, pl.col(LABEL))
-    return features.join(keys, on="flight_id", how="inner", maintain_order="left")
-
-
-def labels(df: pl.DataFrame) -> np.ndarray:
-    return df.get_column(LABEL).cast(pl.Int8).to_numpy()
-
-
-# --------------------------------------------------------------------------------------------
-# LightGBM
-# --------------------------------------------------------------------------------------------
 
 
 def lightgbm_params(params: Mapping[str, Any] | None, seed: int) -> dict[str, Any]:
@@ -225,118 +153,6 @@ def predict(booster: lgb.Booster, df: pl.DataFrame) -> np.ndarray:
     return booster.predict(feature_matrix(df, booster.feature_name()))
 
 
-# --------------------------------------------------------------------------------------------
-# Metrics and comparisons
-# --------------------------------------------------------------------------------------------
-
-
-def evaluate(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """AUC, PR-AUC, log loss and Brier score (plus size and base rate) of probabilities ``p``."""
-    y = np.asarray(y, dtype=np.int8)
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
-    return {
-        "auc": float(roc_auc_score(y, p)),
-        "pr_auc": float(average_precision_score(y, p)),
-        "log_loss": float(log_loss(y, p, labels=[0, 1])),
-        "brier": float(brier_score_loss(y, p)),
-        "n": int(y.size),
-        "positive_rate": float(y.mean()) if y.size else float("nan"),
-    }
-
-
-def _auc_from_groups(inv: np.ndarray, y: np.ndarray, w: np.ndarray, n_groups: int) -> float:
-    """Weighted AUC from score ranks (``inv`` = index of each score among the sorted uniques)."""
-    pos = np.bincount(inv, weights=w * y, minlength=n_groups)
-    neg = np.bincount(inv, weights=w * (1 - y), minlength=n_groups)
-    below = np.cumsum(neg) - neg
-    denom = pos.sum() * neg.sum()
-    return float((pos * (below + 0.5 * neg)).sum() / denom) if denom > 0 else float("nan")
-
-
-def bootstrap_auc_diff(
-    y: np.ndarray,
-    p_new: np.ndarray,
-    p_old: np.ndarray,
-    n: int = 1000,
-    seed: int = 0,
-    alpha: float = 0.05,
-) -> tuple[float, float]:
-    """Percentile interval of AUC(p_new) - AUC(p_old), resampling the same rows for both."""
-    y = np.asarray(y, dtype=np.float64)
-    _, inv_new = np.unique(np.asarray(p_new), return_inverse=True)
-    _, inv_old = np.unique(np.asarray(p_old), return_inverse=True)
-    g_new, g_old = int(inv_new.max()) + 1, int(inv_old.max()) + 1
-    rng = np.random.default_rng(seed)
-    diffs = np.empty(n)
-    for i in range(n):
-        w = np.bincount(rng.integers(0, y.size, y.size), minlength=y.size).astype(np.float64)
-        diffs[i] = _auc_from_groups(inv_new, y, w, g_new) - _auc_from_groups(inv_old, y, w, g_old)
-    diffs = diffs[~np.isnan(diffs)]
-    low, high = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
-    return float(low), float(high)
-
-
-# --------------------------------------------------------------------------------------------
-# Baselines
-# --------------------------------------------------------------------------------------------
-
-
-def rate_baseline(
-    train: pl.DataFrame,
-    test: pl.DataFrame,
-    keys: Sequence[str] = ("carrier_cat", "sched_dep_hour"),
-    weight: float = 50.0,
-) -> np.ndarray:
-    """Historical delay rate per carrier x scheduled hour over the training rows, smoothed."""
-    prior = float(train.get_column(LABEL).cast(pl.Float64).mean())
-    rates = train.group_by(list(keys)).agg(
-        ((pl.col(LABEL).cast(pl.Float64).sum() + weight * prior) / (pl.len() + weight)).alias("__p")
-    )
-    scored = test.select(list(keys)).join(rates, on=list(keys), how="left", maintain_order="left")
-    return scored.get_column("__p").fill_null(prior).to_numpy()
-
-
-def fit_logistic(train: pl.DataFrame, features: Sequence[str] = FEATURE_COLUMNS) -> Pipeline:
-    """Logistic regression: one-hot categoricals, median-imputed (with indicators) scaled numbers."""
-    cat_idx = [i for i, c in enumerate(features) if c in CATEGORICAL_FEATURES]
-    num_idx = [i for i, c in enumerate(features) if c not in CATEGORICAL_FEATURES]
-    prep = ColumnTransformer(
-        [
-            (
-                "cat",
-                make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value=-1),
-                    OneHotEncoder(handle_unknown="ignore", min_frequency=20),
-                ),
-                cat_idx,
-            ),
-            (
-                "num",
-                make_pipeline(
-                    SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
-                ),
-                num_idx,
-            ),
-        ]
-    )
-    # Newton steps converge in a handful of iterations on many rows and few columns (~6x faster
-    # than lbfgs here, same test AUC to 3 decimals).
-    model = make_pipeline(prep, LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=100))
-    model.fit(feature_matrix(train, features), labels(train))
-    return model
-
-
-def predict_logistic(
-    model: Pipeline, df: pl.DataFrame, features: Sequence[str] = FEATURE_COLUMNS
-) -> np.ndarray:
-    return model.predict_proba(feature_matrix(df, features))[:, 1]
-
-
-# --------------------------------------------------------------------------------------------
-# Reports
-# --------------------------------------------------------------------------------------------
-
-
 def feature_importance(booster: lgb.Booster, top: int | None = 20) -> pl.DataFrame:
     """Gain importance (total and share) and split counts, largest gain first."""
     gain = booster.feature_importance(importance_type="gain")
@@ -350,115 +166,6 @@ def feature_importance(booster: lgb.Booster, top: int | None = 20) -> pl.DataFra
         }
     ).sort("gain", descending=True)
     return table.head(top) if top else table
-
-
-def roc_plot_png(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> bytes:
-    """ROC curves of several scorers on the same rows, as PNG bytes."""
-    from sklearn.metrics import roc_curve
-
-    fig = Figure(figsize=(5, 5))
-    ax = fig.add_subplot()
-    for name, p in scores.items():
-        fpr, tpr, _ = roc_curve(y, p)
-        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, p):.3f})")
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, test month")
-    ax.legend(loc="lower right", fontsize=8)
-    return png_bytes(fig)
-
-
-def calibration_plot_png(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> bytes:
-    """Reliability diagram (10 equal-width bins, as the ECE) of several scorers, as PNG bytes."""
-    fig = Figure(figsize=(5, 5))
-    ax = fig.add_subplot()
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-    for name, p in scores.items():
-        curve = reliability_curve(y, p)
-        ece = expected_calibration_error(y, p)
-        ax.plot(
-            [r["mean_p"] for r in curve],
-            [r["observed"] for r in curve],
-            marker="o",
-            label=f"{name} (ECE {ece:.3f})",
-        )
-    ax.set(xlabel="mean predicted probability", ylabel="observed delay rate", title="Calibration")
-    ax.legend(loc="upper left", fontsize=8)
-    return png_bytes(fig)
-
-
-# --------------------------------------------------------------------------------------------
-# One run: model + baselines on the same time split, measured as served
-# --------------------------------------------------------------------------------------------
-
-# Which rows the model is fit on: features of the day before each flight, features as served
-# from the month-start snapshot, or both (each training flight twice, with state_stale_days
-# telling them apart). See BENCHMARKS.md for what each gave.
-TRAIN_ROWS = ("day_before", "as_served", "both")
-DEFAULT_TRAIN_ROWS = "both"
-
-
-# Share of as-served training rows fit without their weather: a request may omit it and the
-# snapshot's last observation may be too old, so the model must have learned what "no weather"
-# means on ordinary flights (else it reads NaN as the rare outages of the source data).
-WEATHER_DROPOUT = 0.05
-
-
-def without_weather_sometimes(rows: pl.DataFrame, share: float = WEATHER_DROPOUT) -> pl.DataFrame:
-    """``rows`` with the weather features blanked on a fixed ``share`` of flights (by id hash)."""
-    if rows.height == 0 or share <= 0:
-        return rows
-    blank = (pl.col("flight_id").hash(seed=0) % 10_000) < int(share * 10_000)
-    exprs = [pl.when(blank).then(None).otherwise(pl.col(c)).alias(c) for c in WEATHER_FEATURES]
-    if "weather_missing" in rows.columns:
-        exprs.append((pl.col("weather_missing") | blank).alias("weather_missing"))
-    return rows.with_columns(exprs)
-
-
-@dataclass(frozen=True)
-class SplitTables:
-    """The rows of one time split.
-
-    ``train``: the rows the model (and the baselines) are fit on; ``train_served``: the training
-    months as served; ``valid``/``test``: the validation and test months as served (early
-    stopping, calibration, the headline figures); ``test_day_before``: the test month with
-    day-before features (what batch predictions see).
-    """
-
-    split: MonthSplit
-    train: pl.DataFrame
-    train_served: pl.DataFrame
-    valid: pl.DataFrame
-    test: pl.DataFrame
-    test_day_before: pl.DataFrame
-
-
-def split_tables(
-    day_before: pl.DataFrame,
-    served: pl.DataFrame,
-    split: MonthSplit,
-    train_rows: str = DEFAULT_TRAIN_ROWS,
-    first_month: str | None = None,
-) -> SplitTables:
-    """Labelled rows of each part of ``split`` (both tables: rows of :func:`training_table`).
-
-    ``first_month``: the first month of all history. Its as-served rows are not fit on: the
-    snapshot at its start holds no history at all, which no served month will ever see again.
-    """
-    if train_rows not in TRAIN_ROWS:
-        raise ValueError(f"train_rows must be one of {TRAIN_ROWS}, got {train_rows!r}")
-    db_train, _, db_test = split_frame(day_before, split)
-    sv_train, sv_valid, sv_test = split_frame(served, split)
-    if first_month is not None:
-        sv_train = sv_train.filter(pl.col(MONTH_COLUMN) != first_month)
-    sv_train = without_weather_sometimes(sv_train)
-    fit = {
-        "day_before": db_train,
-        "as_served": sv_train,
-        "both": pl.concat([db_train, sv_train], how="vertical_relaxed"),
-    }[train_rows]
-    return SplitTables(
-        split, fit, sv_train, sv_valid, sv_test.sort("flight_id"), db_test.sort("flight_id")
-    )
 
 
 @dataclass
@@ -508,10 +215,6 @@ class TrainingResult:
         }
 
 
-def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    return evaluate(y, p) | {"ece": expected_calibration_error(y, p)}
-
-
 def train_and_evaluate(
     tables: SplitTables,
     params: Mapping[str, Any] | None = None,
@@ -539,10 +242,10 @@ def train_and_evaluate(
     p_model = calibrator.apply(p_raw)
     p_day_before = calibrator.apply(predict(booster, tables.test_day_before))
     metrics = {
-        "model": _metrics(y_test, p_model),
-        "model_uncalibrated": _metrics(y_test, p_raw),
-        "model_day_before": _metrics(labels(tables.test_day_before), p_day_before),
-        "model_valid": _metrics(labels(valid), calibrator.apply(predict(booster, valid))),
+        "model": evaluate(y_test, p_model),
+        "model_uncalibrated": evaluate(y_test, p_raw),
+        "model_day_before": evaluate(labels(tables.test_day_before), p_day_before),
+        "model_valid": evaluate(labels(valid), calibrator.apply(predict(booster, valid))),
     }
     preds = {
         "flight_id": test.get_column("flight_id"),
@@ -555,8 +258,8 @@ def train_and_evaluate(
         p_rate = rate_baseline(tables.train, test)
         logistic = fit_logistic(tables.train, FEATURE_COLUMNS)
         p_logit = predict_logistic(logistic, test, FEATURE_COLUMNS)
-        metrics["rate_baseline"] = _metrics(y_test, p_rate)
-        metrics["logistic_baseline"] = _metrics(y_test, p_logit)
+        metrics["rate_baseline"] = evaluate(y_test, p_rate)
+        metrics["logistic_baseline"] = evaluate(y_test, p_logit)
         preds |= {"p_rate_baseline": p_rate, "p_logistic": p_logit}
     return TrainingResult(
         booster=booster,

@@ -6,7 +6,7 @@ import contextlib
 import random
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 import duckdb
@@ -100,6 +100,17 @@ def drop_if_outdated(conn: duckdb.DuckDBPyConnection, name: str, columns: Sequen
         have = set(read_table(conn, f"SELECT * FROM {name} LIMIT 0").columns)
         if not set(columns) <= have:
             conn.execute(f"DROP TABLE {name}")
+
+
+def rename_columns(conn: duckdb.DuckDBPyConnection, name: str, renames: Mapping[str, str]) -> None:
+    """Rename the columns of ``name`` an older version wrote under another name (old -> new),
+    keeping its rows; does nothing where the table or the old column does not exist."""
+    if not table_exists(conn, name):
+        return
+    have = set(read_table(conn, f"SELECT * FROM {name} LIMIT 0").columns)
+    for old, new in renames.items():
+        if old in have and new not in have:
+            conn.execute(f'ALTER TABLE {name} RENAME COLUMN "{old}" TO "{new}"')
 
 
 def replace_table(conn: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame) -> None:

@@ -18,7 +18,8 @@ os.environ.pop("DAGSTER_HOME", None)
 @pytest.fixture(scope="session")
 def landed_2013(tmp_path_factory) -> Path:
     """A landing zone with January and February 2013, landed once per session (read-only)."""
-    from flightline.landing import land, month_range
+    from flightline.landing import land
+    from flightline.months import month_range
 
     zone = tmp_path_factory.mktemp("landing")
     land(zone, month_range("2013-01", "2013-02"))
@@ -29,7 +30,7 @@ def landed_2013(tmp_path_factory) -> Path:
 def postgres_url():
     """A throwaway PostgreSQL cluster for the session (initdb + pg_ctl on a free port), removed at
     the end; yields the URL of its database ``flightline``. Skipped only without the binaries."""
-    from flightline.pg_cluster import PostgresUnavailable, server_bin_dir, throwaway_cluster
+    from bench.pg_cluster import PostgresUnavailable, server_bin_dir, throwaway_cluster
 
     try:
         server_bin_dir()

@@ -66,7 +66,8 @@ def trained(tmp_path_factory) -> Pipeline:
     Ingest, features, a gated LightGBM model (test month March) and its promotion, all through
     real Dagster runs on one instance. Tests that change it must restore what they change.
     """
-    from flightline.landing import land, month_range
+    from flightline.landing import land
+    from flightline.months import month_range
 
     home = tmp_path_factory.mktemp("trained")
     months = month_range("2013-01", "2013-03")

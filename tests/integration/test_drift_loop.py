@@ -6,7 +6,8 @@ import shutil
 
 import dagster as dg
 
-from flightline.simulate import parse_drift, simulate_months
+from flightline.synthetic.knobs import parse_drift
+from flightline.synthetic.simulate import simulate_months
 from sensors.landing import landing_sensor
 from sensors.retraining import retraining_sensor
 from tests.integration.conftest import make_resources

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from assets.feedback import SERVED_TABLE
-from flightline.drift import live_performance
+from flightline.live_metrics import live_performance
 from flightline.prediction_log import PredictionLog
 from flightline.scoring import load_scoring_model, score_flights
 from flightline.warehouse import read_table

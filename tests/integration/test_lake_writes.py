@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from bench.pg_cluster import create_database
 from flightline import lake, settings
 from flightline.ingest import load_files
-from flightline.pg_cluster import create_database
 from flightline.raw_schemas import FLIGHTS
 from flightline.warehouse import is_lake, read_table, replace_rows, retry_on_conflict
 

@@ -14,10 +14,11 @@ import duckdb
 import psycopg2
 import pytest
 
+from bench.pg_cluster import create_database
 from flightline import settings
 from flightline.cli import LAYERS, install_instance_config, row_counts
-from flightline.landing import land, month_range
-from flightline.pg_cluster import create_database
+from flightline.landing import land
+from flightline.months import month_range
 from flightline.registry import ModelRegistry
 from resources import Warehouse
 from tests.integration.conftest import BACKTEST, SMALL_HISTORY_GATE, Pipeline, make_resources

@@ -22,6 +22,7 @@ import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from bench.local_servers import start_bento_server, stop_bento_server, wait_until_ready
 from bench.served_quality import labelled_requests
 from bench.serving import request_body as as_request
 from flightline.bento_store import (
@@ -29,13 +30,10 @@ from flightline.bento_store import (
     build_bento,
     model_tag_version,
     save_model_to_bentoml,
-    start_bento_server,
-    stop_bento_server,
-    wait_until_ready,
 )
-from flightline.calibration import expected_calibration_error
 from flightline.feature_table import ONLINE_HORIZON_DAYS, online_state
 from flightline.features import save_state
+from flightline.metrics import expected_calibration_error
 from flightline.registry import ModelRegistry
 from flightline.scoring import DEFAULT_MAX_STALE_DAYS
 from flightline.warehouse import read_table

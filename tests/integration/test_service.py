@@ -20,25 +20,17 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
+from bench.local_servers import start_bento_server, stop_bento_server, wait_until_ready
 from bench.serving import request_body as as_request
 from flightline.bento_store import (
     bento_for_model,
     build_bento,
     latest_bento_tag,
     save_model_to_bentoml,
-    start_bento_server,
-    stop_bento_server,
-    wait_until_ready,
 )
 from flightline.features import build_feature_state
-from flightline.scoring import (
-    DEFAULT_MAX_ROWS,
-    EXAMPLE_FLIGHT,
-    Flight,
-    ScoringModel,
-    load_scoring_model,
-    score_flights,
-)
+from flightline.prediction_schema import DEFAULT_MAX_ROWS, EXAMPLE_FLIGHT, Flight
+from flightline.scoring import ScoringModel, load_scoring_model, score_flights
 from flightline.warehouse import read_table
 
 READY_TIMEOUT_S = 90
@@ -114,7 +106,7 @@ def test_served_probabilities_equal_batch_scoring(served, trained):
     diff = (joined["delay_probability"] - joined["delay_probability_http"]).abs().max()
     assert diff <= 1e-9, diff
     assert (joined["delayed"] == joined["delayed_http"]).all()
-    assert (joined["weather_filled"] == joined["weather_from_snapshot"]).all()
+    assert (joined["weather_from_snapshot"] == joined["weather_from_snapshot_http"]).all()
     for flag in ("carrier_unknown", "origin_unknown", "dest_unknown", "tailnum_unknown"):
         assert (joined[flag] == joined[f"{flag}_http"]).all(), flag
     assert not online["history_incomplete"].any()

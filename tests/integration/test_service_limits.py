@@ -24,14 +24,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from flightline.bento_store import (
-    build_bento,
-    save_model_to_bentoml,
-    start_bento_server,
-    stop_bento_server,
-    wait_until_ready,
-)
-from flightline.scoring import EXAMPLE_FLIGHT
+from bench.local_servers import start_bento_server, stop_bento_server, wait_until_ready
+from flightline.bento_store import build_bento, save_model_to_bentoml
+from flightline.prediction_schema import EXAMPLE_FLIGHT
 from flightline.service_http import MAX_BODY_ENV
 
 READY_TIMEOUT_S = 90

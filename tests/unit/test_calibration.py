@@ -7,14 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from flightline.calibration import (
-    Calibrator,
-    choose_calibrator,
-    expected_calibration_error,
-    fit_isotonic,
-    fit_platt,
-    reliability_curve,
-)
+from flightline.calibration import Calibrator, choose_calibrator, fit_isotonic, fit_platt
+from flightline.metrics import expected_calibration_error, reliability_curve
 
 
 def overconfident(n: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,22 +1,12 @@
-"""PSI per feature, the drift summary and live performance."""
+"""PSI per feature, the drift summary and the drift reference month."""
 
-import itertools
 import math
 
 import numpy as np
 import polars as pl
 import pytest
 
-from flightline.drift import (
-    EPSILON,
-    drift_reference,
-    drift_summary,
-    feature_psi,
-    live_performance,
-    psi,
-    roc_auc,
-    shift_month,
-)
+from flightline.drift import EPSILON, drift_reference, drift_summary, feature_psi, psi
 
 
 @pytest.fixture(scope="module")
@@ -158,43 +148,6 @@ def test_drift_summary():
     assert empty["max_psi"] is None and empty["drifting"] == [] and empty["top"] == []
 
 
-def brute_force_auc(y, p):
-    pos = [s for s, t in zip(p, y, strict=True) if t]
-    neg = [s for s, t in zip(p, y, strict=True) if not t]
-    wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in itertools.product(pos, neg))
-    return wins / (len(pos) * len(neg))
-
-
-def test_auc_matches_pairwise_definition_with_ties(rng):
-    y = rng.integers(0, 2, size=300)
-    p = np.round(rng.random(300), 1)  # many ties
-    assert roc_auc(y, p) == pytest.approx(brute_force_auc(y, p))
-    assert roc_auc([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0
-    assert roc_auc([1, 1, 0, 0], [0.1, 0.2, 0.3, 0.4]) == 0.0
-
-
-def test_live_performance():
-    out = live_performance([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
-    assert out["n"] == 4
-    assert out["auc"] == pytest.approx(0.75)
-    assert out["brier"] == pytest.approx((0.01 + 0.16 + 0.4225 + 0.04) / 4)
-    assert out["mean_predicted"] == pytest.approx(0.4125)
-    assert out["observed_rate"] == 0.5
-    assert out["calibration_in_the_large"] == pytest.approx(0.4125 - 0.5)
-    # One class only: no AUC, the rest still reported; missing pairs skipped.
-    one = live_performance(np.array([True, True, np.nan]), np.array([0.9, 0.7, 0.5]))
-    assert one["auc"] is None and one["n"] == 2 and one["observed_rate"] == 1.0
-    assert one["brier"] == pytest.approx((0.01 + 0.09) / 2)
-    assert live_performance([], [])["n"] == 0 and live_performance([], [])["brier"] is None
-    for y, p, message in [
-        ([0, 1], [0.5], "2 outcomes but 1 predictions"),
-        ([0, 2], [0.5, 0.5], "0/1"),
-        ([0, 1], [0.5, 1.5], "probabilities"),
-    ]:
-        with pytest.raises(ValueError, match=message):
-            live_performance(y, p)
-
-
 def test_drift_reference_prefers_the_same_month_a_year_earlier():
     landed = ["2013-01", "2013-02", "2013-03", "2014-01", "2014-02"]
     ref = drift_reference("2014-02", landed, lookback_days=28)
@@ -207,7 +160,6 @@ def test_drift_reference_prefers_the_same_month_a_year_earlier():
     assert (ref.month, ref.kind, ref.aggregates_comparable) == ("2013-02", "previous_month", False)
     assert "previous month" in ref.describe()
     assert drift_reference("2013-01", landed, lookback_days=28) is None
-    assert shift_month("2014-01", -12) == "2013-01" and shift_month("2013-12", 1) == "2014-01"
 
 
 def test_categorical_codes_are_binned_by_value():

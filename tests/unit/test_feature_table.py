@@ -6,13 +6,14 @@ import pytest
 
 from flightline.feature_table import (
     LOOKBACK_DAYS,
-    extend_vocabulary,
+    LOOKBACK_MONTHS,
     history_start,
     month_chunks,
     months_to_rebuild,
-    previous_month,
 )
+from flightline.feature_vocabulary import extend_vocabulary
 from flightline.features import MAX_WINDOW_DAYS
+from flightline.months import first_day, shift_month
 
 MONTHS = [f"2013-{m:02d}" for m in range(1, 13)]
 
@@ -44,12 +45,20 @@ def test_a_removed_month_makes_the_following_months_stale() -> None:
     assert months_to_rebuild(current, built) == ["2013-12"]
 
 
-def test_the_lookback_covers_the_longest_window_and_never_more_than_two_months() -> None:
+def test_the_lookback_covers_the_longest_window_and_the_months_it_reaches() -> None:
     assert LOOKBACK_DAYS > MAX_WINDOW_DAYS + 2  # outcomes become known up to two days late
     assert history_start("2013-03") == date(2013, 1, 25)  # into January: two months back
-    for month in MONTHS[2:]:  # the two-month rule in months_to_rebuild covers the lookback
-        two_back = previous_month(previous_month(month))
-        assert history_start(month) >= date(int(two_back[:4]), int(two_back[5:]), 1)
+    assert LOOKBACK_MONTHS == 2
+    for month in [*MONTHS[LOOKBACK_MONTHS:], "2016-03"]:  # a leap February included
+        # months_to_rebuild's months cover the lookback, and no fewer would.
+        assert history_start(month) >= first_day(shift_month(month, -LOOKBACK_MONTHS))
+    assert history_start("2013-03") < first_day(shift_month("2013-03", 1 - LOOKBACK_MONTHS))
+
+
+def test_a_change_reaches_exactly_the_months_whose_lookback_covers_it() -> None:
+    built = {m: "x" for m in MONTHS}
+    current = built | {"2013-05": "y"}
+    assert months_to_rebuild(current, built) == ["2013-05", "2013-06", "2013-07"]
 
 
 def test_chunks_are_runs_of_consecutive_months_of_bounded_size() -> None:

@@ -179,7 +179,9 @@ def requests_on(day: date) -> pl.DataFrame:
 
 
 def features_for(history: pl.DataFrame, requests: pl.DataFrame, **state_kw) -> pl.DataFrame:
-    return F.flight_features(requests, F.build_feature_state(history, PLANES, **state_kw), VOCAB)
+    return F.flight_feature_rows(
+        requests, F.build_feature_state(history, PLANES, **state_kw), VOCAB
+    )
 
 
 def test_output_has_one_row_per_flight_in_input_order() -> None:
@@ -275,9 +277,9 @@ def test_trimmed_snapshot_gives_identical_features(tmp_path) -> None:
         df.height for df in full.daily.values()
     )
     loaded = F.load_state(F.save_state(snapshot, tmp_path / "snapshot"))
-    expected = F.flight_features(req, full, VOCAB)
-    assert_frame_equal(F.flight_features(req, snapshot, VOCAB), expected)
-    assert_frame_equal(F.flight_features(req, loaded, VOCAB), expected)
+    expected = F.flight_feature_rows(req, full, VOCAB)
+    assert_frame_equal(F.flight_feature_rows(req, snapshot, VOCAB), expected)
+    assert_frame_equal(F.flight_feature_rows(req, loaded, VOCAB), expected)
     assert loaded.as_of == full.as_of and loaded.horizon_days == F.MAX_WINDOW_DAYS
     with pytest.raises(ValueError):
         F.trim_state(full, F.MAX_WINDOW_DAYS - 1)
@@ -286,8 +288,8 @@ def test_trimmed_snapshot_gives_identical_features(tmp_path) -> None:
 def test_serving_after_the_state_uses_the_freshest_windows() -> None:
     history = synthetic_history(D - timedelta(days=40), 40)
     state = F.build_feature_state(history, PLANES, as_of=D)
-    later = F.flight_features(requests_on(D + timedelta(days=3)), state, VOCAB)
-    today = F.flight_features(requests_on(D), state, VOCAB)
+    later = F.flight_feature_rows(requests_on(D + timedelta(days=3)), state, VOCAB)
+    today = F.flight_feature_rows(requests_on(D), state, VOCAB)
     assert later["state_stale_days"].to_list() == [3] * 4
     assert today["state_stale_days"].to_list() == [0] * 4
     assert_frame_equal(later.select(F.AGGREGATE_FEATURES), today.select(F.AGGREGATE_FEATURES))
@@ -335,8 +337,8 @@ def test_unknown_carrier_airport_and_tailnum_are_handled() -> None:
     assert unknown["carrier_cancel_7d"] == pytest.approx(unknown["all_cancel_7d"])
     assert no_tail["tailnum_unknown"] and no_tail["tail_n_28d"] == 0
     # Weather: nothing was sent, so the origin's last observation of the day before is used.
-    assert known["weather_filled"] and known["temp"] is not None
-    assert unknown["temp"] is None and not unknown["weather_filled"]  # no such origin
+    assert known["weather_from_snapshot"] and known["temp"] is not None
+    assert unknown["temp"] is None and not unknown["weather_from_snapshot"]  # no such origin
 
 
 def test_weather_sent_with_the_request_is_used_as_is() -> None:
@@ -344,7 +346,7 @@ def test_weather_sent_with_the_request_is_used_as_is() -> None:
     req = requests_on(D).with_columns(pl.lit(12.5).alias("temp"), pl.lit(0.3).alias("precip"))
     out = features_for(history, req)
     assert out["temp"].to_list() == [12.5] * 4 and out["precip"].to_list() == [0.3] * 4
-    assert not out["weather_filled"].any()
+    assert not out["weather_from_snapshot"].any()
 
 
 def test_calendar_and_holiday_features() -> None:
@@ -511,12 +513,12 @@ def test_memoized_serving_features_equal_the_general_path(tmp_path) -> None:
         ),
     }
     for name, requests in cases.items():
-        want = F.flight_features(requests, plain, vocabulary)
-        got = F.flight_features(requests, fast, vocabulary)
+        want = F.flight_feature_rows(requests, plain, vocabulary)
+        got = F.flight_feature_rows(requests, fast, vocabulary)
         assert got.height == requests.height, name
         assert_frame_equal(got, want, check_exact=True)
-    got = F.flight_features(odd, fast, vocabulary)
-    assert got["carrier_unknown"].sum() == 5 and got["weather_filled"].sum() >= 5
+    got = F.flight_feature_rows(odd, fast, vocabulary)
+    assert got["carrier_unknown"].sum() == 5 and got["weather_from_snapshot"].sum() >= 5
     assert (got["state_stale_days"] < 0).sum() == 0
 
 
@@ -533,14 +535,14 @@ def test_weather_fill_counts_its_age_from_the_flight_day_not_the_snapshot() -> N
     history = synthetic_history(D - timedelta(days=30), 30)  # last landed day: D - 1
     no_weather = requests_on(D).drop(F.WEATHER_COLUMNS)
     fresh = features_for(history, no_weather)
-    assert fresh["weather_filled"].all() and not fresh["weather_missing"].any()
+    assert fresh["weather_from_snapshot"].all() and not fresh["weather_missing"].any()
     later = features_for(history, requests_on(D + timedelta(days=400)).drop(F.WEATHER_COLUMNS))
     assert later["state_stale_days"].to_list() == [400] * 4
-    assert not later["weather_filled"].any() and later["weather_missing"].all()
+    assert not later["weather_from_snapshot"].any() and later["weather_missing"].all()
     assert later["temp"].is_null().all()
     # Weather sent with the request is never "missing", however old the snapshot.
     sent = features_for(history, requests_on(D + timedelta(days=400)))
-    assert not sent["weather_missing"].any() and not sent["weather_filled"].any()
+    assert not sent["weather_missing"].any() and not sent["weather_from_snapshot"].any()
 
 
 def test_snapshot_day_column_gives_the_features_of_that_snapshot() -> None:

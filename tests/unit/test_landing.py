@@ -3,22 +3,9 @@ import os
 import polars as pl
 import pytest
 
-from flightline.landing import file_sha256, land, landing_file, month_range, parse_month
+from flightline.landing import file_sha256, land, landing_file
 from flightline.landing_scan import SETTLE_SECONDS, changed_files, scan
 from flightline.raw_schemas import FLIGHTS, PLANES, WEATHER
-
-
-def test_parse_month_rejects_bad_values():
-    assert parse_month("2013-07") == (2013, 7)
-    for bad in ["2013-13", "2013-1", "13-01", "2013/01", ""]:
-        with pytest.raises(ValueError, match="invalid month"):
-            parse_month(bad)
-
-
-def test_month_range_crosses_years_and_rejects_reversed():
-    assert month_range("2013-11", "2014-02") == ["2013-11", "2013-12", "2014-01", "2014-02"]
-    with pytest.raises(ValueError, match="empty"):
-        month_range("2013-05", "2013-04")
 
 
 def test_land_writes_one_file_per_month_as_shipped(landed_2013):

@@ -137,7 +137,7 @@ def tables() -> tuple[pl.DataFrame, object]:
 def test_the_slice_covers_the_edge_cases(tables) -> None:
     polars_table, _ = tables
     assert polars_table.height > 50_000
-    assert polars_table["weather_filled"].sum() > 0  # filled from the day before
+    assert polars_table["weather_from_snapshot"].sum() > 0  # filled from the day before
     assert polars_table["temp"].null_count() > 0  # the first morning: nothing to fill from
     assert polars_table["carrier_cat"].null_count() > 0
     assert polars_table["dest_cat"].null_count() > 0

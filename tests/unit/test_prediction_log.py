@@ -13,11 +13,10 @@ from flightline.prediction_log import (
     LOG_SCHEMA,
     PredictionLog,
     PredictionLogUnavailable,
-    append_predictions,
     join_outcomes,
     read_prediction_log,
 )
-from flightline.scoring import EXAMPLE_FLIGHT, Flight, requests_frame
+from flightline.prediction_schema import EXAMPLE_FLIGHT, Flight, requests_frame
 
 SERVED = datetime(2026, 11, 23, 12, 30, tzinfo=UTC)
 
@@ -48,7 +47,7 @@ def scores_for(frame: pl.DataFrame, p: float = 0.25) -> pl.DataFrame:
             "origin_unknown": [False] * n,
             "dest_unknown": [True] * n,
             "tailnum_unknown": [False] * n,
-            "weather_filled": [True] * n,
+            "weather_from_snapshot": [True] * n,
             "weather_missing": [False] * n,
             "state_stale_days": pl.Series([3] * n, dtype=pl.Int32),
             "history_incomplete": [False] * n,
@@ -58,8 +57,8 @@ def scores_for(frame: pl.DataFrame, p: float = 0.25) -> pl.DataFrame:
 
 def test_append_writes_one_line_per_prediction_in_a_daily_per_process_file(tmp_path):
     frame = request(3)
-    path = append_predictions(
-        tmp_path, frame, scores_for(frame), model_version="v1", bento_tag="b:1", served_at=SERVED
+    path = PredictionLog(tmp_path).append(
+        frame, scores_for(frame), model_version="v1", bento_tag="b:1", served_at=SERVED
     )
     assert path == tmp_path / f"2026-11-23-{os.getpid()}.jsonl"
     lines = [json.loads(line) for line in path.read_text().splitlines()]
@@ -105,7 +104,7 @@ def test_read_back_several_files_and_requests_with_types(tmp_path):
 
 def test_a_torn_last_line_is_skipped(tmp_path):
     frame = request(4)
-    path = append_predictions(tmp_path, frame, scores_for(frame), model_version="v1")
+    path = PredictionLog(tmp_path).append(frame, scores_for(frame), model_version="v1")
     text = path.read_text()
     path.write_text(text[: len(text) - 40])  # killed mid-write
     df = read_prediction_log(tmp_path)
@@ -154,7 +153,7 @@ def test_default_folder_is_under_flightline_home(tmp_path, monkeypatch):
 
 def test_join_outcomes_matches_on_date_carrier_number_origin(tmp_path):
     frame = request(4)  # f1 03-01 05:15, f2 03-02 06:15, f3 03-01 07:15, f4 03-02 08:15
-    append_predictions(tmp_path, frame, scores_for(frame), model_version="v1")
+    PredictionLog(tmp_path).append(frame, scores_for(frame), model_version="v1")
     log = read_prediction_log(tmp_path)
     flights = pl.DataFrame(
         {
@@ -213,7 +212,7 @@ def test_one_write_per_request(tmp_path, monkeypatch, n):
 
     monkeypatch.setattr(type(tmp_path), "open", counting_open)
     frame = request(n)
-    append_predictions(tmp_path, frame, scores_for(frame), model_version="v1")
+    PredictionLog(tmp_path).append(frame, scores_for(frame), model_version="v1")
     assert len(writes) == 1
 
 
@@ -225,8 +224,8 @@ def test_explanations_are_logged_as_json_when_asked_for(tmp_path):
             [{"units": "log-odds", "raw_score": -1.0 + i, "top": []} for i in range(2)],
         )
     )
-    append_predictions(tmp_path, frame, explained, model_version="v1")
-    append_predictions(tmp_path, frame, scores_for(frame), model_version="v1")
+    PredictionLog(tmp_path).append(frame, explained, model_version="v1")
+    PredictionLog(tmp_path).append(frame, scores_for(frame), model_version="v1")
     log = read_prediction_log(tmp_path)
     assert [json.loads(e)["raw_score"] for e in log["explanation"].head(2)] == [-1.0, 0.0]
     assert log["explanation"].tail(2).is_null().all()

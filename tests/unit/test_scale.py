@@ -6,7 +6,7 @@ import pytest
 from flightline.ingest import load_file
 from flightline.landing import landing_file
 from flightline.raw_schemas import AIRLINES, FLIGHTS
-from flightline.scale import NEW_CARRIERS, land_scaled, scaled_months
+from flightline.synthetic.scale import NEW_CARRIERS, land_scaled, scaled_months
 
 
 def test_scaled_months() -> None:

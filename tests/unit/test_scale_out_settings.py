@@ -39,7 +39,7 @@ def test_an_edited_instance_yaml_is_left_alone(tmp_path, monkeypatch):
 
 
 def test_unreachable_postgres_is_named_in_the_error(tmp_path, monkeypatch):
-    from flightline.pg_cluster import free_port
+    from bench.local_servers import free_port
 
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/flightline"  # nothing listens there
     monkeypatch.setenv("FLIGHTLINE_POSTGRES_URL", url)

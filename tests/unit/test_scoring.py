@@ -16,19 +16,20 @@ from pydantic import ValidationError
 
 from flightline import features as F
 from flightline.explain import contributions
-from flightline.scoring import (
+from flightline.prediction_schema import (
     EXAMPLE_FLIGHT,
-    SCORE_COLUMNS,
     Flight,
     Prediction,
     PredictRequest,
     PredictResponse,
     Provenance,
     error_path,
-    load_scoring_model,
-    prediction_records,
     requests_frame,
     response_json,
+)
+from flightline.scoring import (
+    SCORE_COLUMNS,
+    load_scoring_model,
     score_flights,
     score_request_batch,
     stale_flight_errors,
@@ -281,7 +282,7 @@ def model_folder(tmp_path_factory) -> Path:
     vocabulary = F.build_vocabulary(history)
     full = F.build_feature_state(history, planes)
     table = (
-        F.flight_features(history, full, vocabulary)
+        F.flight_feature_rows(history, full, vocabulary)
         .join(history.select("flight_id", "is_delayed"), on="flight_id")
         .drop_nulls("is_delayed")
     )
@@ -367,11 +368,11 @@ def test_score_flights_keeps_order_flags_unknowns_and_fills_weather(model_folder
     assert scores["carrier_unknown"].to_list() == [False, True, False]
     assert scores["origin_unknown"].to_list() == [False, True, False]
     assert scores["tailnum_unknown"].to_list() == [False, True, False]
-    assert scores["weather_filled"].to_list() == [True, False, True]
+    assert scores["weather_from_snapshot"].to_list() == [True, False, True]
     assert scores["state_stale_days"].to_list() == [1, 1, 0]
     assert scores["history_incomplete"].to_list() == [False, False, True]
-    records = prediction_records(scores)
-    assert records[0]["weather_from_snapshot"] is True and "weather_filled" not in records[0]
+    records = scores.to_dicts()
+    assert records[0]["weather_from_snapshot"] is True  # one name from table to response
 
 
 def test_narrowing_the_state_changes_nothing(model_folder):
@@ -428,7 +429,7 @@ def test_response_json_is_the_predict_response_document(model_folder):
     flights = request_frame(flight(), flight(carrier="ZZ", weather=None), flight(tailnum=None))
     scores = score_flights(model, flights)
     provenance = Provenance(**model.provenance(), model_tag="m:1", bento_tag=None)
-    predictions = [Prediction(**row) for row in prediction_records(scores)]
+    predictions = [Prediction(**row) for row in scores.to_dicts()]
     expected = PredictResponse(predictions=predictions, provenance=provenance).model_dump_json()
     assert json.loads(response_json(scores, provenance)) == json.loads(expected)
     assert response_json(scores, provenance).startswith(b'{"predictions":[{"flight_id":"0",')
@@ -438,7 +439,7 @@ def test_probabilities_are_calibrated_and_explanations_add_up(model_folder):
     model = load_scoring_model(model_folder)
     frame = request_frame(flight(), flight(carrier="ZZ"), flight(origin="LGA"))
     scores = score_flights(model, frame, explain=True)
-    features = F.flight_features(frame, model.state, model.vocabulary)
+    features = F.flight_feature_rows(frame, model.state, model.vocabulary)
     matrix = F.feature_matrix(features, model.features)
     raw = model.booster.predict(matrix, raw_score=True)
     expected = 1 / (1 + np.exp(-(0.9 * raw - 0.2)))  # Platt on the booster's log-odds

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from flightline.scoring import EXAMPLE_FLIGHT, QUOTE_LIMIT, PredictRequest, quote
+from flightline.prediction_schema import EXAMPLE_FLIGHT, QUOTE_LIMIT, PredictRequest, quote
 from flightline.service_http import (
     DEFAULT_MAX_BODY_BYTES,
     MAX_BODY_ENV,

@@ -12,16 +12,14 @@ import pytest
 
 from flightline import features as F
 from flightline.prediction_log import prediction_rows
-from flightline.scoring import (
+from flightline.prediction_schema import (
     EXAMPLE_FLIGHT,
     PredictRequest,
     Provenance,
-    load_scoring_model,
     requests_frame,
     response_json,
-    score_flights,
-    score_request_batch,
 )
+from flightline.scoring import load_scoring_model, score_flights, score_request_batch
 from flightline.serving_fast import POLARS_WRITER_ROWS, score_requests
 from tests.unit import test_scoring
 from tests.unit.test_scoring import AS_OF_DAY, CARRIERS, DESTS, ORIGINS
@@ -72,13 +70,13 @@ def test_assembled_features_equal_flight_features(model_folder):
     flights = parsed(*edge_flights(seed=1, n=400))
     assembled = model.fast.assemble(flights)
     assert assembled is not None
-    general = F.flight_features(requests_frame(flights), model.state, model.vocabulary)
+    general = F.flight_feature_rows(requests_frame(flights), model.state, model.vocabulary)
     expected = F.feature_matrix(general, model.features)
     np.testing.assert_array_equal(assembled.matrix, expected)  # NaN == NaN here
     for name in F.FLAG_COLUMNS:
         np.testing.assert_array_equal(assembled.flags[name], general[name].to_numpy(), name)
     # The cases the generator promises are all there.
-    for name in ("carrier_unknown", "tailnum_unknown", "weather_filled", "weather_missing"):
+    for name in ("carrier_unknown", "tailnum_unknown", "weather_from_snapshot", "weather_missing"):
         assert assembled.flags[name].any() and not assembled.flags[name].all(), name
     assert (assembled.flags["state_stale_days"] > 0).any()
     assert assembled.flags["history_incomplete"].any()
@@ -141,6 +139,6 @@ def test_fewer_covered_days_fall_back_earlier(model_folder, days):
     outside = parsed({**EXAMPLE_FLIGHT, "scheduled_departure": f"{before}T08:00:00"})
     assert arrays.assemble(inside) is not None and arrays.assemble(outside) is None
     got = arrays.assemble(inside).matrix
-    frame = F.flight_features(requests_frame(inside), model.state, model.vocabulary)
+    frame = F.flight_feature_rows(requests_frame(inside), model.state, model.vocabulary)
     np.testing.assert_array_equal(got, F.feature_matrix(frame, model.features))
     assert pl.Series(got[0]).null_count() == 0

@@ -10,17 +10,10 @@ import pytest
 from flightline.ingest import load_file
 from flightline.landing import landing_file
 from flightline.raw_schemas import FLIGHTS, WEATHER
-from flightline.simulate import (
-    NEW_ROUTES_PER_ORIGIN,
-    NO_DRIFT,
-    DriftSpec,
-    load_templates,
-    new_routes,
-    parse_drift,
-    parse_month_spec,
-    simulate_month,
-    simulate_months,
-)
+from flightline.synthetic.knobs import NO_DRIFT, DriftSpec, parse_drift
+from flightline.synthetic.routes import NEW_ROUTES_PER_ORIGIN, new_routes
+from flightline.synthetic.simulate import simulate_month, simulate_months
+from flightline.synthetic.templates import load_templates
 
 NY = ZoneInfo("America/New_York")
 INTS = [c for c, t in FLIGHTS.columns.items() if t == "INTEGER"]
@@ -93,24 +86,6 @@ def test_drift_spec_validates_direct_construction():
         DriftSpec(weather=2)
     with pytest.raises(ValueError, match="carrier:EV"):
         DriftSpec(carriers={"ev": -1})
-
-
-def test_parse_month_spec():
-    assert parse_month_spec("2014-01..2014-03") == ["2014-01", "2014-02", "2014-03"]
-    assert parse_month_spec("2014-05") == ["2014-05"]
-    assert parse_month_spec("2014-12..2015-01,2015-01,2015-03") == [
-        "2014-12",
-        "2015-01",
-        "2015-03",
-    ]
-    for bad, message in [
-        ("2014-03..2014-01", "empty"),
-        ("2014-13", "invalid month"),
-        ("2014-01..", "not a range"),
-        ("", "empty"),
-    ]:
-        with pytest.raises(ValueError, match=message):
-            parse_month_spec(bad)
 
 
 def test_refuses_real_months_unknown_carriers_and_bad_seeds(templates, tmp_path):

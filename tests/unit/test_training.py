@@ -5,140 +5,88 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from sklearn.metrics import roc_auc_score
 
-from flightline import training as T
-from flightline.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, LABEL, MODEL_FEATURES
-
-FAST = {
-    "num_boost_round": 40,
-    "early_stopping_rounds": 10,
-    "learning_rate": 0.1,
-    "num_leaves": 15,
-    "min_data_in_leaf": 20,
-}
-MONTHS = ["2013-01", "2013-02", "2013-03", "2013-04"]
-
-
-def synthetic_table(n_per_month: int = 1500, seed: int = 0, months=MONTHS) -> pl.DataFrame:
-    """MODEL_FEATURES filled with noise; the label depends on three of them."""
-    rng = np.random.default_rng(seed)
-    n = n_per_month * len(months)
-    cols: dict[str, np.ndarray] = {}
-    for c in MODEL_FEATURES:
-        if c in CATEGORICAL_FEATURES:
-            cols[c] = rng.integers(0, 8, n).astype(np.int32)
-        else:
-            cols[c] = rng.normal(size=n).astype(np.float32)
-    cols["sched_dep_hour"] = rng.integers(5, 23, n).astype(np.int32)
-    cols["day_of_year"] = rng.integers(1, 29, n).astype(np.int32)
-    cols["state_stale_days"] = rng.integers(0, 31, n).astype(np.int32)
-    logit = (
-        1.5 * cols["precip"]
-        + 0.15 * (cols["sched_dep_hour"] - 14)
-        + 0.4 * (cols["carrier_cat"] == 3)
-        - 1.0
-    )
-    y = rng.random(n) < 1 / (1 + np.exp(-logit))
-    return pl.DataFrame(cols).with_columns(
-        pl.Series("flight_id", [f"f{i}" for i in range(n)]),
-        pl.Series(T.MONTH_COLUMN, np.repeat(months, n_per_month)),
-        pl.Series(LABEL, y),
-    )
+from flightline.baselines import fit_logistic, predict_logistic, rate_baseline
+from flightline.features import FEATURE_COLUMNS, LABEL, MODEL_FEATURES
+from flightline.metrics import evaluate
+from flightline.training import feature_importance, predict, train_and_evaluate, train_lightgbm
+from flightline.training_data import (
+    MONTH_COLUMN,
+    labels,
+    month_split,
+    split_frame,
+    split_tables,
+    without_weather_sometimes,
+)
+from flightline.training_plots import calibration_plot_png, roc_plot_png
+from tests.unit.training_tables import FAST, MONTHS, synthetic_table
 
 
 def test_month_split_uses_the_month_before_test_for_validation() -> None:
     months = [f"2013-{m:02d}" for m in range(1, 13)]
-    split = T.month_split(months)
+    split = month_split(months)
     assert split.test == "2013-12" and split.valid == "2013-11"
     assert split.train == tuple(months[:10])
-    assert T.month_split(months, "2013-06").train == tuple(months[:4])
+    assert month_split(months, "2013-06").train == tuple(months[:4])
     with pytest.raises(ValueError):
-        T.month_split(["2013-01", "2013-02"])
+        month_split(["2013-01", "2013-02"])
 
 
 def test_split_frame_drops_unlabelled_rows_and_keeps_months_apart() -> None:
     table = synthetic_table(100).with_columns(
         pl.when(pl.col("flight_id") == "f0").then(None).otherwise(pl.col(LABEL)).alias(LABEL)
     )
-    train, valid, test = T.split_frame(table, T.month_split(MONTHS))
+    train, valid, test = split_frame(table, month_split(MONTHS))
     assert train.height == 199 and valid.height == 100 and test.height == 100
-    assert set(train[T.MONTH_COLUMN]) == {"2013-01", "2013-02"}
-    assert set(test[T.MONTH_COLUMN]) == {"2013-04"}
+    assert set(train[MONTH_COLUMN]) == {"2013-01", "2013-02"}
+    assert set(test[MONTH_COLUMN]) == {"2013-04"}
 
 
 def test_training_is_deterministic() -> None:
     table = synthetic_table(800)
-    train, valid, _ = T.split_frame(table, T.month_split(MONTHS))
-    a = T.train_lightgbm(train, valid, FAST, seed=3)
-    b = T.train_lightgbm(train, valid, FAST, seed=3)
+    train, valid, _ = split_frame(table, month_split(MONTHS))
+    a = train_lightgbm(train, valid, FAST, seed=3)
+    b = train_lightgbm(train, valid, FAST, seed=3)
     assert a.model_to_string() == b.model_to_string()
-    c = T.train_lightgbm(train, valid, {**FAST, "bagging_fraction": 0.7}, seed=4)
+    c = train_lightgbm(train, valid, {**FAST, "bagging_fraction": 0.7}, seed=4)
     assert c.model_to_string() != a.model_to_string()  # the check can fail
 
 
 def test_real_signal_is_learned_and_shuffled_labels_give_chance_auc() -> None:
     table = synthetic_table(1500)
-    train, valid, test = T.split_frame(table, T.month_split(MONTHS))
-    booster = T.train_lightgbm(train, valid, FAST, seed=0)
-    assert T.evaluate(T.labels(test), T.predict(booster, test))["auc"] > 0.7
+    train, valid, test = split_frame(table, month_split(MONTHS))
+    booster = train_lightgbm(train, valid, FAST, seed=0)
+    assert evaluate(labels(test), predict(booster, test))["auc"] > 0.7
     rng = np.random.default_rng(1)
     shuffled = [
         df.with_columns(pl.Series(LABEL, rng.permutation(df[LABEL].to_numpy())))
         for df in (train, valid)
     ]
-    noise = T.train_lightgbm(*shuffled, FAST, seed=0)
-    assert abs(T.evaluate(T.labels(test), T.predict(noise, test))["auc"] - 0.5) < 0.05
+    noise = train_lightgbm(*shuffled, FAST, seed=0)
+    assert abs(evaluate(labels(test), predict(noise, test))["auc"] - 0.5) < 0.05
 
 
 def test_training_refuses_outcome_columns() -> None:
     table = synthetic_table(100).with_columns(pl.lit(3.0).alias("arr_delay_minutes"))
-    train, valid, _ = T.split_frame(table, T.month_split(MONTHS))
+    train, valid, _ = split_frame(table, month_split(MONTHS))
     with pytest.raises(ValueError, match="arr_delay_minutes"):
-        T.train_lightgbm(train, valid, FAST, features=[*FEATURE_COLUMNS, "arr_delay_minutes"])
-
-
-def test_evaluate_reports_the_usual_metrics() -> None:
-    y = np.array([0, 0, 1, 1])
-    m = T.evaluate(y, np.array([0.1, 0.4, 0.35, 0.8]))
-    assert m["auc"] == pytest.approx(0.75)
-    assert set(m) >= {"auc", "pr_auc", "log_loss", "brier"}
-    assert m["brier"] == pytest.approx(np.mean((np.array([0.1, 0.4, 0.35, 0.8]) - y) ** 2))
-
-
-def test_bootstrap_interval_is_sane() -> None:
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, 3000)
-    good = y * 0.6 + rng.random(3000)  # AUC ~0.8
-    bad = y * 0.1 + rng.random(3000)  # AUC ~0.55
-    low, high = T.bootstrap_auc_diff(y, good, bad, n=300, seed=1)
-    diff = roc_auc_score(y, good) - roc_auc_score(y, bad)
-    assert 0 < low < diff < high < 0.5
-    low2, high2 = T.bootstrap_auc_diff(y, bad, good, n=300, seed=1)
-    assert (low2, high2) == pytest.approx((-high, -low))
-    same = T.bootstrap_auc_diff(y, good, good, n=50, seed=1)
-    assert same == (0.0, 0.0)
-    # The weighted rank AUC behind the bootstrap equals scikit-learn's, ties included.
-    p = np.round(good, 1)
-    _, inv = np.unique(p, return_inverse=True)
-    fast = T._auc_from_groups(inv, y.astype(float), np.ones(y.size), int(inv.max()) + 1)
-    assert fast == pytest.approx(roc_auc_score(y, p))
+        train_lightgbm(train, valid, FAST, features=[*FEATURE_COLUMNS, "arr_delay_minutes"])
 
 
 def test_baselines_and_reports() -> None:
     table = synthetic_table(600)
-    train, _, test = T.split_frame(table, T.month_split(MONTHS))
-    p_rate = T.rate_baseline(train, test)
+    train, _, test = split_frame(table, month_split(MONTHS))
+    p_rate = rate_baseline(train, test)
     assert p_rate.shape == (test.height,) and 0 < p_rate.min() <= p_rate.max() < 1
-    assert T.evaluate(T.labels(test), p_rate)["auc"] > 0.6  # hour carries signal
-    p_log = T.predict_logistic(T.fit_logistic(train), test)
-    assert T.evaluate(T.labels(test), p_log)["auc"] > 0.7
-    booster = T.train_lightgbm(train, None, FAST, seed=0)
-    top = T.feature_importance(booster, top=5)
+    assert evaluate(labels(test), p_rate)["auc"] > 0.6  # hour carries signal
+    p_log = predict_logistic(fit_logistic(train), test)
+    assert evaluate(labels(test), p_log)["auc"] > 0.7
+    booster = train_lightgbm(train, None, FAST, seed=0)
+    top = feature_importance(booster, top=5)
     assert top.height == 5 and "precip" in top["feature"].to_list()
-    png = T.roc_plot_png(T.labels(test), {"model": T.predict(booster, test), "rate": p_rate})
+    png = roc_plot_png(labels(test), {"model": predict(booster, test), "rate": p_rate})
     assert png.startswith(b"\x89PNG")
-    png = T.calibration_plot_png(T.labels(test), {"before": p_log, "after": p_rate})
+    png = calibration_plot_png(labels(test), {"before": p_log, "after": p_rate})
     assert png.startswith(b"\x89PNG")
 
 
@@ -146,15 +94,15 @@ def test_train_and_evaluate_measures_as_served_and_calibrates() -> None:
     day_before = synthetic_table(500, seed=0)
     # "As served": the same flights, with a systematic shift the model must be calibrated for.
     served = day_before.with_columns(pl.col("precip") - 0.5)
-    tables = T.split_tables(day_before, served, T.month_split(MONTHS), "both")
+    tables = split_tables(day_before, served, month_split(MONTHS), "both")
     assert tables.train.height == 2 * tables.train_served.height  # both kinds of rows
-    result = T.train_and_evaluate(tables, params=FAST, seed=0)
+    result = train_and_evaluate(tables, params=FAST, seed=0)
     assert result.split.test == "2013-04"
     assert {"model", "model_uncalibrated", "model_day_before", "model_valid"} <= set(result.metrics)
     assert {"rate_baseline", "logistic_baseline"} <= set(result.metrics)
     assert result.test_predictions.height == result.metrics["model"]["n"] == 500
     # The as-served headline is computed on the served rows, the day-before one on the others.
-    p_served = result.calibrator.apply(T.predict(result.booster, tables.test))
+    p_served = result.calibrator.apply(predict(result.booster, tables.test))
     assert np.allclose(result.test_predictions["p_model"].to_numpy(), p_served)
     assert result.metrics["model"]["auc"] != result.metrics["model_day_before"]["auc"]
     assert result.calibrator.method in ("platt", "isotonic")
@@ -168,14 +116,14 @@ def test_train_and_evaluate_measures_as_served_and_calibrates() -> None:
 
 def test_a_fixed_share_of_as_served_training_rows_has_no_weather() -> None:
     table = synthetic_table(2000)
-    blanked = T.without_weather_sometimes(table)
+    blanked = without_weather_sometimes(table)
     gone = blanked["temp"].is_null()
     assert 0.03 < gone.mean() < 0.07  # about WEATHER_DROPOUT
     assert blanked.filter(gone).select(WEATHER).null_count().row(0) == (int(gone.sum()),) * 2
     kept = blanked.filter(~gone)
     assert kept.equals(table.filter(~gone))  # other rows untouched
-    assert T.without_weather_sometimes(table).equals(blanked)  # the same rows every time
-    tables = T.split_tables(table, table, T.month_split(MONTHS), "both")
+    assert without_weather_sometimes(table).equals(blanked)  # the same rows every time
+    tables = split_tables(table, table, month_split(MONTHS), "both")
     day_before_rows = tables.train.head(tables.train.height // 2)
     assert day_before_rows["temp"].null_count() == 0  # only the as-served copy is blanked
 

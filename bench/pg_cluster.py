@@ -14,11 +14,12 @@ import os
 import pwd
 import shlex
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from bench.local_servers import free_port
 
 SUPERUSER = "postgres"
 
@@ -40,12 +41,6 @@ def server_bin_dir() -> Path:
         "PostgreSQL server binaries not found (no initdb/pg_ctl in $PG_BIN, "
         "/usr/lib/postgresql/*/bin or PATH): install the `postgresql` package"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_server_user(args: list[str], user: str | None) -> list[str]:

@@ -2,7 +2,7 @@
 
 ``land_scaled(zone, factor)`` lands the real 2013 (factor 1 is exactly ``flightline land``) and
 ``factor - 1`` simulated years after it, 2014 onwards, each month built by
-:func:`flightline.simulate.simulate_month` from the same month of 2013 and written as soon as it is
+:func:`flightline.synthetic.simulate.simulate_month` from the same month of 2013 and written as soon as it is
 built, so memory does not depend on ``factor``. Each simulated year ``2013 + k`` differs from the
 template, so the warehouse, the features and the model see growth, not copies:
 
@@ -32,9 +32,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from flightline.landing import land, landing_file, month_range, read_source, write_atomically
+from flightline.landing import land, landing_file, read_source, write_atomically
+from flightline.months import month_range
 from flightline.raw_schemas import AIRLINES, FLIGHTS, WEATHER
-from flightline.simulate import DriftSpec, load_templates, simulate_month
+from flightline.synthetic.knobs import DriftSpec
+from flightline.synthetic.simulate import simulate_month
+from flightline.synthetic.templates import load_templates
 
 ROUTE_SHARE = 0.05
 ORIGINS = ("EWR", "JFK", "LGA")
