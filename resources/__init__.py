@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
@@ -12,8 +13,10 @@ from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from flightline import settings
-from flightline.registry import ModelRegistry
 from resources.dbt import dbt_project
+
+if TYPE_CHECKING:
+    from flightline.registry import ModelRegistry
 
 
 class Warehouse(DuckDBResource):
@@ -59,6 +62,9 @@ class ArtifactStore(dg.ConfigurableResource):
 
     @property
     def registry(self) -> ModelRegistry:
+        # LightGBM and its dependencies load only for the assets that read or write models.
+        from flightline.registry import ModelRegistry
+
         return ModelRegistry(Path(self.root) / "models")
 
 
