@@ -14,7 +14,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from assets.metadata import rounded_metadata
 from assets.partitions import DBT_POOL, FOLLOWS_UPSTREAM, monthly_partitions
-from resources.dbt import dbt_project
+from resources.dbt import dbt_project, partial_parse_args
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"
 
@@ -26,7 +26,8 @@ class FlightlineDbtTranslator(DagsterDbtTranslator):
         return dg.AssetKey([layer(dbt_resource_props), dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return layer(dbt_resource_props)
+        # Intermediate models prepare staging rows for the marts: they load with staging.
+        return {"intermediate": "staging"}.get(layer(dbt_resource_props), layer(dbt_resource_props))
 
     def get_automation_condition(
         self, dbt_resource_props: Mapping[str, Any]
@@ -49,7 +50,7 @@ class FlightlineDbtTranslator(DagsterDbtTranslator):
 
 
 def layer(dbt_resource_props: Mapping[str, Any]) -> str:
-    """'staging' or 'marts': the model's folder under models/ (and its DuckDB schema)."""
+    """'staging', 'intermediate' or 'marts': the model's folder under models/ (and its schema)."""
     fqn = dbt_resource_props.get("fqn", [])
     return fqn[1] if len(fqn) > 2 else dbt_resource_props.get("schema", "dbt")
 
@@ -130,7 +131,8 @@ translator = FlightlineDbtTranslator()
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Staging views and dimension tables: rebuilt whole on every run."""
-    yield from rounded_events(dbt.cli(["build"], context=context).stream())
+    args = ["build", *partial_parse_args(dbt_project)]
+    yield from rounded_events(dbt.cli(args, context=context).stream())
 
 
 @dbt_assets(
