@@ -14,7 +14,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from assets.metadata import rounded_metadata
 from assets.partitions import DBT_POOL, FOLLOWS_UPSTREAM, monthly_partitions
-from resources.dbt import dbt_project, partial_parse_args
+from resources.dbt import dbt_project
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"
 
@@ -131,8 +131,7 @@ translator = FlightlineDbtTranslator()
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Staging views and dimension tables: rebuilt whole on every run."""
-    args = ["build", *partial_parse_args(dbt_project)]
-    yield from rounded_events(dbt.cli(args, context=context).stream())
+    yield from rounded_events(dbt.cli(["build"], context=context).stream())
 
 
 @dbt_assets(

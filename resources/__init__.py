@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from flightline import settings
-from resources.dbt import dbt_project
+from resources.dbt import DbtCli, dbt_project
 
 if TYPE_CHECKING:
     from flightline.registry import ModelRegistry
@@ -78,6 +77,6 @@ def build_resources() -> dict[str, object]:
             lake=settings.warehouse_kind() == "ducklake",
         ),
         "landing": LandingZone(root=str(settings.paths().landing)),
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCli(project_dir=dbt_project),
         "artifacts": ArtifactStore(root=str(settings.paths().home)),
     }

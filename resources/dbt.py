@@ -15,7 +15,8 @@ import hashlib
 from importlib.metadata import version
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
+from packaging.version import Version
 
 from flightline import settings
 
@@ -68,12 +69,18 @@ def prepare_manifest(project: DbtProject, warehouse_kind: str) -> bool:
     return True
 
 
-def partial_parse_args(project: DbtProject) -> list[str]:
-    """dbt flags that start an invocation from the prepared parse: dagster-dbt gives each
-    invocation a fresh target folder, where dbt would find no partial parse and parse the whole
-    project again. (An invocation with other --vars still parses in full: dbt's rule.)"""
-    partial_parse = project.manifest_path.parent / "partial_parse.msgpack"
-    return ["--partial-parse-file-path", str(partial_parse)] if partial_parse.exists() else []
+class DbtCli(DbtCliResource):
+    """dbt as a subprocess, without the two things dagster-dbt does before each invocation that the
+    assets do not use: a ``dbt --version`` subprocess (a whole dbt start-up) to learn the version
+    of the dbt on PATH, which is this environment's dbt-core, and a dbt adapter opened in this
+    process, which serves only column metadata and row counts the assets do not fetch."""
+
+    @property
+    def _cli_version(self) -> Version:
+        return Version(version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args: object) -> None:
+        return None
 
 
 # The lake gets a target folder of its own: dbt keeps its partial parse only while the profile is
