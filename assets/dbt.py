@@ -26,7 +26,8 @@ class FlightlineDbtTranslator(DagsterDbtTranslator):
         return dg.AssetKey([layer(dbt_resource_props), dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return layer(dbt_resource_props)
+        # Intermediate models prepare staging rows for the marts: they load with staging.
+        return {"intermediate": "staging"}.get(layer(dbt_resource_props), layer(dbt_resource_props))
 
     def get_automation_condition(
         self, dbt_resource_props: Mapping[str, Any]
@@ -49,7 +50,7 @@ class FlightlineDbtTranslator(DagsterDbtTranslator):
 
 
 def layer(dbt_resource_props: Mapping[str, Any]) -> str:
-    """'staging' or 'marts': the model's folder under models/ (and its DuckDB schema)."""
+    """'staging', 'intermediate' or 'marts': the model's folder under models/ (and its schema)."""
     fqn = dbt_resource_props.get("fqn", [])
     return fqn[1] if len(fqn) > 2 else dbt_resource_props.get("schema", "dbt")
 

@@ -19,7 +19,9 @@ Runs, one after another (never two at once: the machine has 2 cores):
    600) (bench/serving.py), on the 1x data folder;
 6. scale-out (bench/lake.py, on a throwaway PostgreSQL cluster): the 1x and 30x end to end on
    PostgreSQL + DuckLake against the DuckDB file runs of step 1, and two month ingests at once
-   on the lake against the same two in sequence.
+   on the lake against the same two in sequence;
+7. start-up (bench/startup.py): ``import definitions`` against ``import dagster, dagster_dbt``,
+   fresh processes, medians of 5 each, and ``dagster definitions validate``.
 
 Prints one table (and writes it as JSON to ``<root>/results.json``).
 """
@@ -245,6 +247,24 @@ def serving_rows(home: Path, soak_seconds: float) -> list[dict]:
     return rows
 
 
+def startup_rows(root: Path) -> list[dict]:
+    from bench.startup import startup_figures
+
+    f = startup_figures(repeat=5, validate=True, env=env_for(fresh(root / "startup")))
+    return [
+        row(
+            "load the definitions vs import dagster, dagster_dbt",
+            f["import_definitions_s"],
+            "x",
+            f["import_dagster_dagster_dbt_s"],
+            (2.0, "<="),
+            note=f"medians of {f['runs']}: {f['import_definitions_s']:.1f} vs "
+            f"{f['import_dagster_dagster_dbt_s']:.1f} s; dagster definitions validate "
+            f"{f['definitions_validate_s']:.1f} s",
+        )
+    ]
+
+
 def print_table(info: dict, rows: list[dict]) -> None:
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     print(
@@ -301,6 +321,7 @@ def main() -> None:
         "features": lambda: feature_rows(one_x),
         "serving": lambda: serving_rows(one_x, args.soak_seconds),
         "scale-out": scale_out,
+        "startup": lambda: startup_rows(root),
     }
     for name, section in sections.items():
         try:

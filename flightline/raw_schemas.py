@@ -9,7 +9,7 @@ shape, allowed values); each table declares the rules that span columns (a calen
 that agree with each other). ``flightline.ingest`` turns them into SQL: a row that breaks one goes
 to ``raw.<table>_rejects`` with the reason, never into raw. The ranges are those of the service's
 request schema (``flightline.scoring``) where it has one, so raw holds nothing the model could not
-be asked about; the dbt tests on the marts repeat them (``dbt_project/models/marts/_marts.yml``).
+be asked about; the dbt tests on the marts repeat them (``dbt_project/models/marts/<model>.yml``).
 """
 
 from __future__ import annotations

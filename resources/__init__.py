@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from flightline import settings
-from flightline.registry import ModelRegistry
-from resources.dbt import dbt_project
+from resources.dbt import DbtCli, dbt_project
+
+if TYPE_CHECKING:
+    from flightline.registry import ModelRegistry
 
 
 class Warehouse(DuckDBResource):
@@ -59,6 +61,9 @@ class ArtifactStore(dg.ConfigurableResource):
 
     @property
     def registry(self) -> ModelRegistry:
+        # LightGBM and its dependencies load only for the assets that read or write models.
+        from flightline.registry import ModelRegistry
+
         return ModelRegistry(Path(self.root) / "models")
 
 
@@ -72,6 +77,6 @@ def build_resources() -> dict[str, object]:
             lake=settings.warehouse_kind() == "ducklake",
         ),
         "landing": LandingZone(root=str(settings.paths().landing)),
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCli(project_dir=dbt_project),
         "artifacts": ArtifactStore(root=str(settings.paths().home)),
     }

@@ -23,7 +23,12 @@ from resources import LandingZone
 
 # What each landing file feeds, within the ingest job: its raw asset and the dbt models after it.
 DOWNSTREAM = {
-    "flights": [["raw", "flights"], ["staging", "stg_flights"], ["marts", "fct_flights"]],
+    "flights": [
+        ["raw", "flights"],
+        ["staging", "stg_flights"],
+        ["intermediate", "int_flights"],
+        ["marts", "fct_flights"],
+    ],
     "weather": [["raw", "weather"], ["staging", "stg_weather"], ["marts", "fct_flights"]],
     "airlines": [["raw", "airlines"], ["staging", "stg_airlines"], ["marts", "dim_airlines"]],
     "airports": [["raw", "airports"], ["staging", "stg_airports"], ["marts", "dim_airports"]],

@@ -1,11 +1,13 @@
 {{ config(meta={'dagster': {'ref': {'name': 'fct_flights'}}}) }}
 -- Every month present in fct_flights holds exactly the flights staging has for that month: a
 -- rerun of a month partition neither duplicates nor drops rows, and a month whose raw data was
--- reloaded but whose partition was not rebuilt shows up here. Months not built yet are ignored.
+-- reloaded but whose partition was not rebuilt shows up here. Months not built yet are ignored;
+-- a monthly run checks the months it built.
 with fct as (
 
     select flight_month, count(*) as fct_rows, count(distinct flight_id) as fct_flights
     from {{ ref('fct_flights') }}
+    where {{ in_batch_months('flight_date') }}
     group by flight_month
 
 ),
@@ -13,7 +15,8 @@ with fct as (
 stg as (
 
     select flight_month, count(*) as stg_rows
-    from {{ ref('stg_flights') }}
+    from {{ ref('int_flights') }}
+    where {{ in_batch_months('flight_date') }}
     group by flight_month
 
 )

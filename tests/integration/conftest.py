@@ -4,11 +4,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from resources import ArtifactStore, LandingZone
-from resources.dbt import dbt_project
+from resources.dbt import DbtCli, dbt_project
 
 
 def make_resources(home: Path) -> dict[str, object]:
@@ -16,7 +15,7 @@ def make_resources(home: Path) -> dict[str, object]:
     return {
         "warehouse": DuckDBResource(database=str(home / "warehouse.duckdb")),
         "landing": LandingZone(root=str(home / "landing")),
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCli(project_dir=dbt_project),
         "artifacts": ArtifactStore(root=str(home)),
     }
 

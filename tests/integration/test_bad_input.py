@@ -18,6 +18,7 @@ FLIGHTS_PATH = [
     dg.AssetKey(["raw", "flights"]),
     dg.AssetKey(["raw", "weather"]),
     dg.AssetKey(["staging", "stg_flights"]),
+    dg.AssetKey(["intermediate", "int_flights"]),
     dg.AssetKey(["staging", "stg_weather"]),
     dg.AssetKey(["marts", "fct_flights"]),
 ]

@@ -120,10 +120,12 @@ def test_definitions_load_with_lineage_raw_to_staging_to_marts():
         for k in graph.get_all_asset_keys()
     }
     assert "raw/flights" in parents["staging/stg_flights"]
-    assert {"staging/stg_flights", "staging/stg_weather"} <= parents["marts/fct_flights"]
+    assert parents["intermediate/int_flights"] == {"staging/stg_flights"}
+    assert {"intermediate/int_flights", "staging/stg_weather"} <= parents["marts/fct_flights"]
     assert graph.get(dg.AssetKey(["marts", "fct_flights"])).partitions_def is not None
     assert graph.get(dg.AssetKey(["raw", "flights"])).group_name == "raw"
     assert graph.get(dg.AssetKey(["staging", "stg_flights"])).group_name == "staging"
+    assert graph.get(dg.AssetKey(["intermediate", "int_flights"])).group_name == "staging"
     assert graph.get(dg.AssetKey(["marts", "fct_flights"])).group_name == "marts"
     checks = {k.name for k in graph.asset_check_keys}
     assert "unique_fct_flights_flight_id" in checks

@@ -8,7 +8,7 @@ import yaml
 
 from flightline.raw_schemas import RAW_TABLES
 
-MARTS_YML = Path(__file__).parents[2] / "dbt_project" / "models" / "marts" / "_marts.yml"
+MARTS = Path(__file__).parents[2] / "dbt_project" / "models" / "marts"
 
 # mart model -> mart column -> (raw table, raw column) it comes from
 SOURCES = {
@@ -53,7 +53,7 @@ SOURCES = {
 
 
 def domain_tests() -> dict[str, dict]:
-    models = yaml.safe_load(MARTS_YML.read_text())["models"]
+    models = [m for yml in MARTS.glob("*.yml") for m in yaml.safe_load(yml.read_text())["models"]]
     found = {}
     for model in models:
         for test in model.get("data_tests", []):

@@ -23,19 +23,26 @@
         "fct_flights: set both min_date and max_date (half-open [min_date, max_date)), or neither; got min_date="
         ~ min_date ~ ", max_date=" ~ max_date) }}
 {%- endif -%}
-{#- A full refresh recreates the table, so it always rebuilds every month: with the month vars it
-    would otherwise silently drop every month outside [min_date, max_date). -#}
-{%- set filter_months = min_date is not none and not flags.FULL_REFRESH -%}
-{%- if min_date is not none and flags.FULL_REFRESH and execute -%}
-    {{ log("fct_flights: --full-refresh rebuilds every month; ignoring min_date/max_date", info=True) }}
+{%- if is_incremental() -%}
+    {#- The table exists: delete+insert replaces the batch's months (every month without vars). -#}
+    {%- set filter_months = min_date is not none -%}
+{%- elif flags.FULL_REFRESH -%}
+    {#- A full refresh recreates the table, so it rebuilds every month: with the month vars it
+        would otherwise silently drop every month outside [min_date, max_date). -#}
+    {%- set filter_months = false -%}
+    {%- if min_date is not none and execute -%}
+        {{ log("fct_flights: --full-refresh rebuilds every month; ignoring min_date/max_date", info=True) }}
+    {%- endif -%}
+{%- else -%}
+    {#- The first build creates the table with the batch's months. -#}
+    {%- set filter_months = min_date is not none -%}
 {%- endif %}
 
 with flights as (
 
-    select * from {{ ref('stg_flights') }}
+    select * from {{ ref('int_flights') }}
     {%- if filter_months %}
-    where flight_date >= cast('{{ min_date }}' as date)
-      and flight_date < cast('{{ max_date }}' as date)
+    where {{ in_batch_months('flight_date') }}
     {%- endif %}
 
 ),
