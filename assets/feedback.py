@@ -9,7 +9,8 @@ from dagster_duckdb import DuckDBResource
 
 from assets.metadata import rounded_metadata
 from assets.monitoring import headline, performance_table
-from assets.partitions import FOLLOWS_UPSTREAM, WAREHOUSE_POOL, month_key, monthly_partitions
+from assets.partitions import month_key, monthly_partitions
+from assets.policies import FOLLOWS_UPSTREAM, WAREHOUSE_POOL
 from flightline.live_metrics import performance_by_version
 from flightline.prediction_log import LOG_DIR, join_outcomes, read_prediction_log
 from flightline.warehouse import drop_if_outdated, read_table, replace_rows

@@ -8,7 +8,8 @@ from dagster_duckdb import DuckDBResource
 from assets.features import flight_features as flight_features_asset
 from assets.metadata import rounded_metadata
 from assets.model import png_markdown
-from assets.partitions import FOLLOWS_UPSTREAM, WAREHOUSE_POOL, month_key, monthly_partitions
+from assets.partitions import month_key, monthly_partitions
+from assets.policies import FOLLOWS_UPSTREAM, WAREHOUSE_POOL
 from assets.serving import PREDICTIONS_TABLE, flight_predictions
 from flightline.drift import (
     DRIFT_THRESHOLD,

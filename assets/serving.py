@@ -12,7 +12,8 @@ from dagster_duckdb import DuckDBResource
 from assets.event_log import latest_metadata
 from assets.metadata import DIGITS
 from assets.model import champion_model
-from assets.partitions import WAREHOUSE_POOL, month_key, monthly_partitions
+from assets.partitions import month_key, monthly_partitions
+from assets.policies import WAREHOUSE_POOL
 from flightline.bento_store import build_bento, save_model_to_bentoml
 from flightline.feature_table import read_month_history, read_planes
 from flightline.features import build_feature_state

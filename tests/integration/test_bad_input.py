@@ -9,6 +9,7 @@ from assets.dbt import dbt_models, dbt_monthly_models
 from assets.raw import raw_assets
 from flightline.landing import landing_file
 from flightline.raw_schemas import FLIGHTS
+from tests.integration.conftest import with_partitions
 
 FOUNDATION = [*raw_assets, dbt_models, dbt_monthly_models]
 JAN, FEB = "2013-01-01", "2013-02-01"
@@ -29,6 +30,7 @@ def materialize(resources, first: str, last: str, selection=None) -> dg.ExecuteI
         FOUNDATION,
         resources=resources,
         selection=selection,
+        instance=with_partitions(JAN, FEB),
         tags={
             "dagster/asset_partition_range_start": first,
             "dagster/asset_partition_range_end": last,
