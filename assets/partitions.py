@@ -58,7 +58,9 @@ def add_month_partitions(instance: dg.DagsterInstance, months: Iterable[str]) ->
 
 def add_partitions_request(keys: list[str]) -> dg.AddDynamicPartitionsRequest:
     """A sensor's request to add ``keys`` (processed before the tick's run requests)."""
-    return dg.AddDynamicPartitionsRequest(partitions_def_name=MONTHS_PARTITIONS, partition_keys=keys)
+    return dg.AddDynamicPartitionsRequest(
+        partitions_def_name=MONTHS_PARTITIONS, partition_keys=keys
+    )
 
 
 def contiguous_ranges(ordered: list[str], wanted: Iterable[str]) -> list[tuple[str, str]]:

@@ -19,7 +19,6 @@ from assets.partitions import (
     MONTHS_PARTITIONS,
     add_partitions_request,
     landable_months,
-    month_key,
     new_partition_keys,
     partition_key,
 )
@@ -148,10 +147,12 @@ def build_landing_sensor(clock: Callable[[], float] = time.time) -> dg.SensorDef
             message += f"; {len(found.waiting)} not complete yet, e.g. {found.waiting[0].path.name}"
             message += f": {found.waiting[0].reason}"
         # A landed month gets its partition before its runs are requested (Dagster applies the
-        # partition requests first), so the UI lists exactly the months that have data.
+        # partition requests first), so the UI lists exactly the months that have data. Every
+        # complete file counts, requested or already loaded: a data folder loaded before the
+        # partitions were dynamic gets its months on the first tick.
         new_keys = new_partition_keys(
             context.instance.get_dynamic_partitions(MONTHS_PARTITIONS),
-            [month_key(r.partition_key) for r in requests if r.partition_key],
+            [f.month for f in found.files if f.month],
         )
         return dg.SensorResult(
             run_requests=requests,

@@ -109,8 +109,8 @@ def test_new_files_request_runs_for_their_partition_and_only_once(evaluate, zone
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[:-1]) + "\n")
     os.utime(path, (SETTLED + 100, SETTLED + 100))
-    with dg.instance_for_test() as instance:  # one where January already has its partition
-        instance.add_dynamic_partitions("months", [JAN])
+    with dg.instance_for_test() as instance:  # one where the months already have partitions
+        instance.add_dynamic_partitions("months", [JAN, FEB])
         changed = evaluate(zone, cursor=again.cursor, on=instance)
     assert [r.partition_key for r in changed.run_requests] == [JAN]
     assert changed.run_requests[0].run_key != jan.run_key
@@ -241,9 +241,16 @@ def test_content_already_loaded_is_not_requested_again(evaluate, zone, tmp_path)
             },
         )
         result = evaluate(zone, on=instance)
+        # a month loaded before it had a partition (a data folder from before the partitions
+        # were the landed months) gets one, although its file is not loaded again
+        instance.delete_dynamic_partition("months", JAN)
+        migrated = evaluate(zone, on=instance)
     keys = requested(result)
     assert "flights:2013-01" not in keys
     assert "flights:2013-02" in keys
+    assert result.dynamic_partitions_requests[0].partition_keys == [FEB]
+    assert "flights:2013-01" not in requested(migrated)
+    assert migrated.dynamic_partitions_requests[0].partition_keys == [JAN, FEB]
 
 
 def test_the_cursor_is_compact_and_reads_back_exactly(evaluate, zone):
