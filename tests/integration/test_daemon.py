@@ -159,7 +159,10 @@ def platform(trained, tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("FLIGHTLINE_HOME", str(tmp_path))
     monkeypatch.setenv("FLIGHTLINE_DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
-    install_instance_config(dagster_home)
+    config = install_instance_config(dagster_home)
+    # Loading the definitions (and dbt's parse) takes minutes on a busy machine: the code server
+    # gets longer than Dagster's 180 s default to start (an edited file `flightline ui` keeps).
+    config.write_text(config.read_text() + "code_servers:\n  local_startup_timeout: 900\n")
     # Without the loads in its event log, the landing sensor would load the copied months again.
     with dg.DagsterInstance.get() as instance:
         pipeline = Pipeline(tmp_path, instance, make_resources(tmp_path))
