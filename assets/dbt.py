@@ -6,14 +6,15 @@ layer, and every model follows its upstream (declarative automation).
 """
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from assets.metadata import rounded_metadata
-from assets.partitions import DBT_POOL, FOLLOWS_UPSTREAM, monthly_partitions
+from assets.partitions import month_window, monthly_partitions
+from assets.policies import DBT_POOL, FOLLOWS_UPSTREAM
 from resources.dbt import dbt_project
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"
@@ -111,11 +112,10 @@ def rounded_events(events: Iterable[Any]) -> Iterator[Any]:
         yield event
 
 
-def month_range_vars(window: dg.TimeWindow) -> str:
+def month_range_vars(partition_keys: Sequence[str]) -> str:
     """dbt --vars for the incremental models: the months in [min_date, max_date)."""
-    return json.dumps(
-        {"min_date": window.start.strftime("%Y-%m-%d"), "max_date": window.end.strftime("%Y-%m-%d")}
-    )
+    min_date, max_date = month_window(partition_keys)
+    return json.dumps({"min_date": min_date, "max_date": max_date})
 
 
 translator = FlightlineDbtTranslator()
@@ -146,5 +146,5 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 )
 def dbt_monthly_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Incremental marts: each run replaces exactly the months of its partition range."""
-    args = ["build", "--vars", month_range_vars(context.partition_time_window)]
+    args = ["build", "--vars", month_range_vars(context.partition_keys)]
     yield from rounded_events(dbt.cli(args, context=context).stream())

@@ -8,7 +8,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets.metadata import rounded_metadata
-from assets.partitions import FOLLOWS_UPSTREAM, MONTHLY_DATA_FRESHNESS, WAREHOUSE_POOL
+from assets.policies import FOLLOWS_UPSTREAM, MONTHLY_DATA_FRESHNESS, WAREHOUSE_POOL
 from flightline.explain import FEATURE_LABELS
 from flightline.feature_checks import (
     NOT_NULL_FEATURES,

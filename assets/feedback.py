@@ -9,8 +9,10 @@ from dagster_duckdb import DuckDBResource
 
 from assets.metadata import rounded_metadata
 from assets.monitoring import headline, performance_table
-from assets.partitions import FOLLOWS_UPSTREAM, WAREHOUSE_POOL, month_key, monthly_partitions
+from assets.partitions import monthly_partitions
+from assets.policies import FOLLOWS_UPSTREAM, WAREHOUSE_POOL
 from flightline.live_metrics import performance_by_version
+from flightline.months import month_of
 from flightline.prediction_log import LOG_DIR, join_outcomes, read_prediction_log
 from flightline.warehouse import drop_if_outdated, read_table, replace_rows
 from resources import ArtifactStore
@@ -39,7 +41,7 @@ SERVED_TABLE = "monitoring.served_predictions"
 def served_predictions(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, artifacts: ArtifactStore
 ) -> dg.MaterializeResult:
-    month = month_key(context.partition_key)
+    month = month_of(context.partition_key)
     log = read_prediction_log(Path(artifacts.root) / LOG_DIR)
     log = log.filter(pl.col("sched_dep_local").dt.strftime("%Y-%m") == month)
     days = log["sched_dep_local"].dt.date().unique().drop_nulls().to_list()

@@ -10,8 +10,8 @@ from assets.event_log import latest_materialization, latest_metadata
 from assets.features import flight_features as flight_features_asset
 from assets.features import online_features as online_features_asset
 from assets.metadata import rounded, rounded_metadata
-from assets.partitions import WAREHOUSE_POOL
 from assets.plots import calibration_svg, calibration_table, roc_svg, roc_table
+from assets.policies import WAREHOUSE_POOL
 from flightline.backtest import (
     DEFAULT_FOLDS,
     backtest_months,

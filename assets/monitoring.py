@@ -8,7 +8,8 @@ from dagster_duckdb import DuckDBResource
 from assets.features import flight_features as flight_features_asset
 from assets.metadata import rounded_metadata
 from assets.model import png_markdown
-from assets.partitions import FOLLOWS_UPSTREAM, WAREHOUSE_POOL, month_key, monthly_partitions
+from assets.partitions import monthly_partitions
+from assets.policies import FOLLOWS_UPSTREAM, WAREHOUSE_POOL
 from assets.serving import PREDICTIONS_TABLE, flight_predictions
 from flightline.drift import (
     DRIFT_THRESHOLD,
@@ -26,6 +27,7 @@ from flightline.features import (
     MAX_WINDOW_DAYS,
 )
 from flightline.live_metrics import performance_by_version
+from flightline.months import month_of
 from flightline.warehouse import drop_if_outdated, read_table, replace_rows, table_exists
 from resources import ArtifactStore
 
@@ -78,7 +80,7 @@ def drift_records(table: pl.DataFrame) -> list[dg.TableRecord]:
 def feature_drift(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
-    month = month_key(context.partition_key)
+    month = month_of(context.partition_key)
     with warehouse.get_connection() as conn:
         (months,) = conn.execute(
             f"SELECT list(DISTINCT flight_month) FROM {FEATURES_TABLE}"
@@ -190,7 +192,7 @@ def headline(rows: list[dict]) -> dict[str, float | int]:
 def model_performance(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, artifacts: ArtifactStore
 ) -> dg.MaterializeResult:
-    month = month_key(context.partition_key)
+    month = month_of(context.partition_key)
     with warehouse.get_connection() as conn:
         if not table_exists(conn, PREDICTIONS_TABLE):
             raise dg.Failure(

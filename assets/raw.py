@@ -7,7 +7,8 @@ import yaml
 from dagster_duckdb import DuckDBResource
 
 from assets.metadata import DIGITS, rounded_metadata
-from assets.partitions import MONTHLY_DATA_FRESHNESS, WAREHOUSE_POOL, month_key, monthly_partitions
+from assets.partitions import monthly_partitions
+from assets.policies import MONTHLY_DATA_FRESHNESS, WAREHOUSE_POOL
 from flightline.ingest import (
     DEFAULT_MAX_REJECT_RATE,
     FULL_PARTITION,
@@ -17,6 +18,7 @@ from flightline.ingest import (
     load_files,
 )
 from flightline.landing import landing_file
+from flightline.months import month_of
 from flightline.raw_schemas import LOAD_COLUMNS, RAW_TABLES, RawTable, domain_text
 from flightline.settings import DBT_PROJECT_DIR
 from resources import LandingZone
@@ -150,7 +152,7 @@ def build_raw_asset(table: RawTable) -> dg.AssetsDefinition:
         warehouse: DuckDBResource,
         landing: LandingZone,
     ) -> dg.MaterializeResult:
-        months = [month_key(k) for k in context.partition_keys] if table.monthly else [None]
+        months = [month_of(k) for k in context.partition_keys] if table.monthly else [None]
         files = [(landing_file(landing.path, table, m), m or FULL_PARTITION) for m in months]
         try:
             # One transaction for every month of the run: a bad file changes none of them.
@@ -187,9 +189,14 @@ def build_raw_asset(table: RawTable) -> dg.AssetsDefinition:
                     f"{r.source_file}: ignored columns the table does not have: {r.extra_columns}"
                 )
         metadata = raw_load_metadata(table, results)
+        if table.monthly:
+            # A range run records one materialization per month: each carries its own month's
+            # figures and file, not the whole range's.
+            for key, result in zip(context.partition_keys, results, strict=True):
+                context.add_asset_metadata(raw_load_metadata(table, [result]), partition_key=key)
         worst = max(results, key=lambda r: r.reject_rate)
         return dg.MaterializeResult(
-            metadata=metadata,
+            metadata=None if table.monthly else metadata,
             check_results=[
                 dg.AssetCheckResult(
                     check_name=REJECT_CHECK,

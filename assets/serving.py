@@ -12,10 +12,12 @@ from dagster_duckdb import DuckDBResource
 from assets.event_log import latest_metadata
 from assets.metadata import DIGITS
 from assets.model import champion_model
-from assets.partitions import WAREHOUSE_POOL, month_key, monthly_partitions
+from assets.partitions import monthly_partitions
+from assets.policies import WAREHOUSE_POOL
 from flightline.bento_store import build_bento, save_model_to_bentoml
 from flightline.feature_table import read_month_history, read_planes
 from flightline.features import build_feature_state
+from flightline.months import month_of
 from flightline.scoring import load_scoring_model, score_flights
 from flightline.warehouse import rename_columns, replace_rows
 from resources import ArtifactStore
@@ -107,7 +109,7 @@ def flight_predictions(
 ) -> dg.MaterializeResult:
     version, folder = champion_folder(artifacts)
     model = load_scoring_model(folder)
-    months = sorted(month_key(k) for k in context.partition_keys)
+    months = sorted(month_of(k) for k in context.partition_keys)
     with warehouse.get_connection() as conn:
         flights = read_month_history(conn, months[0], months[-1])
         planes = read_planes(conn)

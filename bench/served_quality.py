@@ -53,15 +53,15 @@ def rate_baseline_brier(history: pl.DataFrame, month: pl.DataFrame, weight: floa
     return brier(month["is_delayed"].cast(pl.Float64).to_numpy(), p.to_numpy())
 
 
-def measure(month_key: str) -> dict:
+def measure(month_of: str) -> dict:
     settings.export_environment()
     with duckdb.connect(settings.duckdb_path(), read_only=True) as conn:
         rows = read_table(
             conn,
             "SELECT * FROM marts.fct_flights WHERE is_delayed IS NOT NULL ORDER BY flight_id",
         )
-    month = rows.filter(pl.col("flight_month") == month_key)
-    history = rows.filter(pl.col("flight_month") < month_key)
+    month = rows.filter(pl.col("flight_month") == month_of)
+    history = rows.filter(pl.col("flight_month") < month_of)
     requests, labels = labelled_requests(month)
     bento = latest_bento_tag()
     workdir = Path(tempfile.mkdtemp(prefix="served-quality-"))
@@ -84,7 +84,7 @@ def measure(month_key: str) -> dict:
         ModelRegistry(settings.paths().models).champion()
     )
     return {
-        "month": month_key,
+        "month": month_of,
         "bento": bento,
         "flights": int(y.size),
         "auc": round(roc_auc(y, p), 4),

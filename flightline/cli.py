@@ -136,15 +136,36 @@ def run_job(name: str, tags: dict[str, str] | None = None, run_config: dict | No
         raise SystemExit(f"{name} run {result.run_id} failed; see the Dagster UI (make ui)")
 
 
+def add_partitions(months: list[str]) -> None:
+    """Give landed months their partitions (the UI lists only months that have them)."""
+    import dagster as dg
+
+    from assets.partitions import add_month_partitions
+
+    with dg.DagsterInstance.get() as instance:
+        added = add_month_partitions(instance, months)
+    if added:
+        print(f"added partitions {added[0]}..{added[-1]} ({len(added)})", flush=True)
+
+
 def materialize_months(months: list[str]) -> None:
-    """Run the ingest job for a month range in one run."""
-    run_job(
-        "ingest",
-        {
-            "dagster/asset_partition_range_start": f"{months[0]}-01",
-            "dagster/asset_partition_range_end": f"{months[-1]}-01",
-        },
-    )
+    """Run the ingest job for the months: one run for the range (one per stretch if earlier
+    months were added out of calendar order)."""
+    import dagster as dg
+
+    from assets.partitions import MONTHS_PARTITIONS, contiguous_ranges, partition_key
+
+    add_partitions(months)
+    with dg.DagsterInstance.get() as instance:
+        ordered = list(instance.get_dynamic_partitions(MONTHS_PARTITIONS))
+    for first, last in contiguous_ranges(ordered, [partition_key(m) for m in months]):
+        run_job(
+            "ingest",
+            {
+                "dagster/asset_partition_range_start": first,
+                "dagster/asset_partition_range_end": last,
+            },
+        )
 
 
 def print_bento() -> None:
@@ -326,6 +347,8 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"landed {len(files)} files for {months[0]}..{months[-1]} in {settings.paths().landing}"
         )
+    if args.command == "land":
+        add_partitions(months)
     if args.command in ("materialize", "run"):
         materialize_months(months)
     if args.command == "run":

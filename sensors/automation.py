@@ -3,7 +3,7 @@
 import dagster as dg
 
 # Evaluates the automation conditions: dbt models after their raw tables, features after
-# fct_flights (see assets.partitions.FOLLOWS_UPSTREAM).
+# fct_flights (see assets.policies.FOLLOWS_UPSTREAM).
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "flightline_automation",
     target=dg.AssetSelection.all(),

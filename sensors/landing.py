@@ -7,40 +7,36 @@ tick: a bad entry is refused with a logged reason and the tick goes on with the 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from assets.event_log import latest_metadata
-from assets.partitions import month_key, monthly_partitions
+from assets.partitions import (
+    MONTHS_PARTITIONS,
+    add_partitions_request,
+    landable_months,
+    new_partition_keys,
+)
 from flightline.ingest import FULL_PARTITION
 from flightline.landing_scan import CURSOR_HASH_CHARS, Skipped, changed_files, scan
+from flightline.months import partition_key
 from jobs import ingest_job
 from resources import LandingZone
 
-# What each landing file feeds, within the ingest job: its raw asset and the dbt models after it.
-DOWNSTREAM = {
-    "flights": [
-        ["raw", "flights"],
-        ["staging", "stg_flights"],
-        ["intermediate", "int_flights"],
-        ["marts", "fct_flights"],
-    ],
-    "weather": [["raw", "weather"], ["staging", "stg_weather"], ["marts", "fct_flights"]],
-    "airlines": [["raw", "airlines"], ["staging", "stg_airlines"], ["marts", "dim_airlines"]],
-    "airports": [["raw", "airports"], ["staging", "stg_airports"], ["marts", "dim_airports"]],
-    "planes": [["raw", "planes"], ["staging", "stg_planes"], ["marts", "dim_planes"]],
-}
+if TYPE_CHECKING:
+    from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
+
 SHOWN_REFUSALS = 5  # in the tick's skip message; every new refusal is also logged
 
 
 def loaded_sha256(instance: dg.DagsterInstance, table: str, month: str | None) -> str | None:
     """The hash of the file behind the latest load of this table and month, from Dagster's own
     event log (the sensor never opens the warehouse)."""
-    partition = f"{month}-01" if month else None
+    partition = partition_key(month) if month else None
     files = latest_metadata(instance, dg.AssetKey(["raw", table]), partition).get("source_files")
     for record in files.records if files else []:
         if record.data["partition"] == (month or FULL_PARTITION):
@@ -48,12 +44,15 @@ def loaded_sha256(instance: dg.DagsterInstance, table: str, month: str | None) -
     return None
 
 
-def partition_months(now: float) -> tuple[str, str] | None:
-    """First and last monthly partition ('YYYY-MM') as of ``now``; None before the first."""
-    with dg.partition_loading_context(effective_dt=dt.datetime.fromtimestamp(now, dt.UTC)):
-        first = monthly_partitions.get_first_partition_key()
-        last = monthly_partitions.get_last_partition_key()
-    return (month_key(first), month_key(last)) if first and last else None
+def ingest_targets(asset_graph: BaseAssetGraph, table: str) -> list[dg.AssetKey]:
+    """What a landing file of ``table`` feeds, from the asset graph: its raw asset and everything
+    after it within the ingest job. A reference table's run has no month, so it leaves out the
+    monthly assets (they pick the change up when their months next build)."""
+    raw = dg.AssetKey(["raw", table])
+    keys = (dg.AssetSelection.assets(raw).downstream() & ingest_job.selection).resolve(asset_graph)
+    if asset_graph.get(raw).partitions_def is None:
+        keys = {k for k in keys if asset_graph.get(k).partitions_def is None}
+    return sorted(keys, key=lambda k: k.path)
 
 
 CURSOR_VERSION = 2
@@ -114,7 +113,7 @@ def build_landing_sensor(clock: Callable[[], float] = time.time) -> dg.SensorDef
         root = landing.path
         seen, logged = read_cursor(context.cursor)
         now = clock()
-        found = scan(root, now, partition_months(now))
+        found = scan(root, now, landable_months(now))
         changed, seen, unreadable = changed_files(found.files, seen, root)
         refused: list[Skipped] = found.skipped + unreadable
         reasons = {str(s.path.relative_to(root)): s.reason for s in refused}
@@ -122,14 +121,17 @@ def build_landing_sensor(clock: Callable[[], float] = time.time) -> dg.SensorDef
             if logged.get(str(s.path.relative_to(root))) != s.reason:  # log each refusal once
                 context.log.warning(f"landing sensor refused {s.path}: {s.reason}")
         requests = []
+        targets: dict[str, list[dg.AssetKey]] = {}
         for f, digest in changed:
             if loaded_sha256(context.instance, f.table, f.month) == digest:
                 continue  # this exact content is already loaded (e.g. by `flightline run`)
             requests.append(
                 dg.RunRequest(
                     run_key=f"{f.table}:{f.month or 'full'}:{digest}",
-                    partition_key=f"{f.month}-01" if f.month else None,
-                    asset_selection=[dg.AssetKey(k) for k in DOWNSTREAM[f.table]],
+                    partition_key=partition_key(f.month) if f.month else None,
+                    asset_selection=targets.setdefault(
+                        f.table, ingest_targets(context.repository_def.asset_graph, f.table)
+                    ),
                     tags={
                         "flightline/landing_file": str(f.path.relative_to(root)),
                         "flightline/sha256": digest,
@@ -144,8 +146,17 @@ def build_landing_sensor(clock: Callable[[], float] = time.time) -> dg.SensorDef
         if found.waiting:
             message += f"; {len(found.waiting)} not complete yet, e.g. {found.waiting[0].path.name}"
             message += f": {found.waiting[0].reason}"
+        # A landed month gets its partition before its runs are requested (Dagster applies the
+        # partition requests first), so the UI lists exactly the months that have data. Every
+        # complete file counts, requested or already loaded: a data folder loaded before the
+        # partitions were dynamic gets its months on the first tick.
+        new_keys = new_partition_keys(
+            context.instance.get_dynamic_partitions(MONTHS_PARTITIONS),
+            [f.month for f in found.files if f.month],
+        )
         return dg.SensorResult(
             run_requests=requests,
+            dynamic_partitions_requests=[add_partitions_request(new_keys)] if new_keys else None,
             cursor=write_cursor(seen, reasons),
             skip_reason=None if requests else dg.SkipReason(message),
         )

@@ -14,6 +14,7 @@ import dagster as dg
 
 from assets.event_log import latest_metadata, latest_record
 from flightline.drift import DRIFT_THRESHOLD
+from flightline.months import month_of, partition_key
 from jobs import training_job
 from resources import ArtifactStore
 
@@ -33,7 +34,9 @@ MONTH_INPUTS = [
 
 
 def months_after(instance: dg.DagsterInstance, key: dg.AssetKey, month: str) -> list[str]:
-    return sorted(p[:7] for p in instance.get_materialized_partitions(key) if p[:7] > month)
+    return sorted(
+        month_of(p) for p in instance.get_materialized_partitions(key) if month_of(p) > month
+    )
 
 
 def first_crossing(
@@ -42,7 +45,7 @@ def first_crossing(
     """The first of ``months`` whose latest materialization of ``key`` has a ``field`` value
     for which ``crosses(value)`` holds."""
     for month in months:
-        value = latest_metadata(instance, key, f"{month}-01").get(field)
+        value = latest_metadata(instance, key, partition_key(month)).get(field)
         if value is not None and crosses(value):
             return month, value
     return None
@@ -63,7 +66,7 @@ def features_not_ready(
     A month is ready when its raw loads and its fct_flights partition are materialized, the
     feature table was materialized after all of them, and its blocking checks passed."""
     loaded = {
-        (month, key): _latest_storage_id(instance, key, f"{month}-01")
+        (month, key): _latest_storage_id(instance, key, partition_key(month))
         for month in months
         for key in MONTH_INPUTS
     }

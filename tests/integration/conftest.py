@@ -6,6 +6,8 @@ import dagster as dg
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from assets.partitions import add_month_partitions
+from flightline.months import month_of, month_range
 from resources import ArtifactStore, LandingZone
 from resources.dbt import DbtCli, dbt_project
 
@@ -31,6 +33,22 @@ def warehouse_env(tmp_path, landed_2013, monkeypatch) -> dict[str, object]:
     return make_resources(tmp_path)
 
 
+def partitioned_months(kwargs: dict) -> list[str]:
+    """The months a materialize call targets: its partition key or its range tags."""
+    tags = kwargs.get("tags") or {}
+    first = tags.get("dagster/asset_partition_range_start") or kwargs.get("partition_key")
+    last = tags.get("dagster/asset_partition_range_end") or first
+    return month_range(month_of(first), month_of(last)) if first else []
+
+
+def with_partitions(*partition_keys: str) -> dg.DagsterInstance:
+    """An ephemeral instance where these months have their partitions (in production the landing
+    sensor or the CLI adds them when the months land)."""
+    instance = dg.DagsterInstance.ephemeral()
+    add_month_partitions(instance, [month_of(k) for k in partition_keys])
+    return instance
+
+
 BACKTEST = dg.AssetKey(["model", "backtest"])
 # One training month is too little for the model, as served, to beat the carrier x hour rate
 # baseline significantly (AUC 0.635 vs 0.631, interval [-0.001, 0.009]); the fixture says
@@ -47,6 +65,7 @@ class Pipeline:
     def materialize(self, selection: dg.AssetSelection, **kwargs) -> dg.ExecuteInProcessResult:
         from definitions import defs
 
+        add_month_partitions(self.instance, partitioned_months(kwargs))
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("FLIGHTLINE_DUCKDB_PATH", str(self.home / "warehouse.duckdb"))
             return dg.materialize(
@@ -66,7 +85,6 @@ def trained(tmp_path_factory) -> Pipeline:
     real Dagster runs on one instance. Tests that change it must restore what they change.
     """
     from flightline.landing import land
-    from flightline.months import month_range
 
     home = tmp_path_factory.mktemp("trained")
     months = month_range("2013-01", "2013-03")

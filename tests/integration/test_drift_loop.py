@@ -1,6 +1,7 @@
 """End to end: simulated months land, the landing sensor ingests them, drift is measured against
 the same month a year earlier, and the retraining sensor asks for one training, saying why."""
 
+import datetime as dt
 import os
 import shutil
 
@@ -8,7 +9,7 @@ import dagster as dg
 
 from flightline.synthetic.knobs import parse_drift
 from flightline.synthetic.simulate import simulate_months
-from sensors.landing import landing_sensor
+from sensors.landing import build_landing_sensor
 from sensors.retraining import retraining_sensor
 from tests.integration.conftest import make_resources
 
@@ -16,6 +17,7 @@ WEATHER = ["visib", "precip"]  # storm days: visibility / 4, rain
 CARRIER = ["carrier_excess_rate_7d", "carrier_excess_rate_28d"]  # EV's delays rise
 ROUTES = ["dest_cat"]  # flights to destinations never flown before
 UNCHANGED = ["sched_dep_hour", "plane_seats", "carrier_cat", "origin_cat"]
+NOW = dt.datetime(2014, 6, 15, tzinfo=dt.UTC).timestamp()  # the landing sensor's clock
 
 
 def test_drift_means_change_not_season_and_triggers_one_training(trained, tmp_path, monkeypatch):
@@ -68,12 +70,14 @@ def test_drift_means_change_not_season_and_triggers_one_training(trained, tmp_pa
             instance=instance, definitions=defs, resources={"landing": resources["landing"]}
         ) as context:
             # (this instance has no record of the copied 2013 loads: requested again, not run)
-            requests = [
-                r
-                for r in landing_sensor(context).run_requests
-                if (r.partition_key or "").startswith("2014")
-            ]
+            tick = build_landing_sensor(clock=lambda: NOW)(context)
+        requests = [r for r in tick.run_requests if (r.partition_key or "").startswith("2014")]
         assert sorted(r.partition_key for r in requests) == ["2014-01-01"] * 2 + ["2014-02-01"] * 2
+        # the landed months get their partitions, in calendar order, before their runs
+        (added,) = tick.dynamic_partitions_requests
+        assert added.partition_keys[-2:] == ["2014-01-01", "2014-02-01"]
+        assert added.partition_keys == sorted(added.partition_keys)
+        instance.add_dynamic_partitions(added.partitions_def_name, added.partition_keys)
         for request in requests:
             run(request.asset_selection, partition_key=request.partition_key)
         # landed, but not through the features yet: no training

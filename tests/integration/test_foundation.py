@@ -4,9 +4,11 @@ import dagster as dg
 import duckdb
 
 from assets.dbt import dbt_models, dbt_monthly_models
+from assets.event_log import latest_metadata
 from assets.raw import raw_assets
 from flightline.landing import landing_file
 from flightline.raw_schemas import FLIGHTS
+from tests.integration.conftest import with_partitions
 
 FOUNDATION = [*raw_assets, dbt_models, dbt_monthly_models]
 JAN, FEB = "2013-01-01", "2013-02-01"
@@ -14,7 +16,11 @@ JAN, FEB = "2013-01-01", "2013-02-01"
 
 def materialize(resources, partition_key: str, raise_on_error: bool = True):
     return dg.materialize(
-        FOUNDATION, resources=resources, partition_key=partition_key, raise_on_error=raise_on_error
+        FOUNDATION,
+        resources=resources,
+        partition_key=partition_key,
+        instance=with_partitions(partition_key),
+        raise_on_error=raise_on_error,
     )
 
 
@@ -94,6 +100,32 @@ def test_two_months_flow_from_landing_to_marts_and_reruns_change_nothing(warehou
     assert query(
         warehouse_env, "SELECT count(*) - count(DISTINCT flight_id) FROM marts.fct_flights"
     ) == [(0,)]
+
+
+def test_a_range_run_gives_each_month_its_own_metadata(warehouse_env):
+    """One run over January..February (as `flightline run` loads months): each partition's
+    materialization carries its own month's rows and file, not the range's."""
+    instance = with_partitions(JAN, FEB)
+    result = dg.materialize(
+        raw_assets,
+        selection=[dg.AssetKey(["raw", "flights"])],
+        resources=warehouse_env,
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": JAN,
+            "dagster/asset_partition_range_end": FEB,
+        },
+    )
+    assert len(instance.get_runs()) == 1 and result.success
+    expected = {
+        JAN: (27_004, "flights/flights_2013-01.csv"),
+        FEB: (24_951, "flights/flights_2013-02.csv"),
+    }
+    for key, (rows, file) in expected.items():
+        metadata = latest_metadata(instance, dg.AssetKey(["raw", "flights"]), key)
+        assert metadata["dagster/row_count"] == rows
+        assert metadata["rows_read"] == rows
+        assert [r.data["file"] for r in metadata["source_files"].records] == [file]
 
 
 def test_a_bad_file_fails_the_run_and_leaves_loaded_data_intact(warehouse_env):

@@ -20,6 +20,7 @@ from sensors.landing import build_landing_sensor, read_cursor, write_cursor
 
 NOW = dt.datetime(2014, 6, 15, 12, tzinfo=dt.UTC).timestamp()  # partitions 2013-01 .. 2014-05
 SETTLED = 1_000_000_000  # modified long before NOW
+JAN, FEB = "2013-01-01", "2013-02-01"
 
 
 @pytest.fixture
@@ -83,8 +84,22 @@ def test_new_files_request_runs_for_their_partition_and_only_once(evaluate, zone
     }
     jan = requests["flights:2013-01"]
     assert jan.partition_key == "2013-01-01"
-    assert dg.AssetKey(["marts", "fct_flights"]) in jan.asset_selection
     assert jan.tags["flightline/landing_file"] == "flights/flights_2013-01.csv"
+    # what a file feeds comes from the asset graph: its raw asset and the models after it in the
+    # ingest job; a reference table's run leaves out the monthly mart (it has no month)
+    assert [k.to_user_string() for k in jan.asset_selection] == [
+        "marts/fct_flights",
+        "raw/flights",
+        "staging/stg_flights",
+    ]
+    assert [k.to_user_string() for k in requests["planes:full"].asset_selection] == [
+        "marts/dim_planes",
+        "raw/planes",
+        "staging/stg_planes",
+    ]
+    # the landed months get their partitions, in the same tick, in calendar order
+    (added,) = result.dynamic_partitions_requests
+    assert (added.partitions_def_name, added.partition_keys) == ("months", [JAN, FEB])
 
     again = evaluate(zone, cursor=result.cursor)
     assert again.run_requests == []
@@ -94,9 +109,12 @@ def test_new_files_request_runs_for_their_partition_and_only_once(evaluate, zone
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[:-1]) + "\n")
     os.utime(path, (SETTLED + 100, SETTLED + 100))
-    changed = evaluate(zone, cursor=again.cursor)
-    assert [r.partition_key for r in changed.run_requests] == ["2013-01-01"]
+    with dg.instance_for_test() as instance:  # one where the months already have partitions
+        instance.add_dynamic_partitions("months", [JAN, FEB])
+        changed = evaluate(zone, cursor=again.cursor, on=instance)
+    assert [r.partition_key for r in changed.run_requests] == [JAN]
     assert changed.run_requests[0].run_key != jan.run_key
+    assert not changed.dynamic_partitions_requests  # nothing new to add
 
 
 def test_partial_and_outside_files_are_ignored_or_refused(evaluate, zone, tmp_path):
@@ -212,9 +230,10 @@ def test_content_already_loaded_is_not_requested_again(evaluate, zone, tmp_path)
 
     flights_asset = next(a for a in raw_assets if a.key == dg.AssetKey(["raw", "flights"]))
     with dg.instance_for_test() as instance:  # a fresh one: this test records a load
+        instance.add_dynamic_partitions("months", [JAN])
         dg.materialize(
             [flights_asset],
-            partition_key="2013-01-01",
+            partition_key=JAN,
             instance=instance,
             resources={
                 "warehouse": DuckDBResource(database=str(tmp_path / "w.duckdb")),
@@ -222,9 +241,16 @@ def test_content_already_loaded_is_not_requested_again(evaluate, zone, tmp_path)
             },
         )
         result = evaluate(zone, on=instance)
+        # a month loaded before it had a partition (a data folder from before the partitions
+        # were the landed months) gets one, although its file is not loaded again
+        instance.delete_dynamic_partition("months", JAN)
+        migrated = evaluate(zone, on=instance)
     keys = requested(result)
     assert "flights:2013-01" not in keys
     assert "flights:2013-02" in keys
+    assert result.dynamic_partitions_requests[0].partition_keys == [FEB]
+    assert "flights:2013-01" not in requested(migrated)
+    assert migrated.dynamic_partitions_requests[0].partition_keys == [JAN, FEB]
 
 
 def test_the_cursor_is_compact_and_reads_back_exactly(evaluate, zone):

@@ -17,7 +17,7 @@ from sensors.retraining import (
     PERFORMANCE,
     retraining_sensor,
 )
-from tests.integration.conftest import make_resources
+from tests.integration.conftest import make_resources, with_partitions
 
 
 def test_feature_drift_falls_back_to_the_previous_month_in_the_first_year(trained):
@@ -78,6 +78,7 @@ def test_model_performance_says_which_input_is_missing(trained, tmp_path):
         selection=dg.AssetSelection.assets(["monitoring", "model_performance"]),
         resources=resources,
         partition_key="2013-03-01",
+        instance=with_partitions("2013-03-01"),
         raise_on_error=False,
     )
     assert not result.success

@@ -97,6 +97,6 @@ def test_a_duckdb_version_without_packaged_binaries_is_named(monkeypatch, tmp_pa
 
 def test_dbt_and_python_pools_follow_the_warehouse():
     # Imported without FLIGHTLINE_WAREHOUSE (the test session's default): the file's one pool.
-    from assets.partitions import DBT_POOL, WAREHOUSE_POOL
+    from assets.policies import DBT_POOL, WAREHOUSE_POOL
 
     assert WAREHOUSE_POOL == DBT_POOL == "duckdb"
