@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -51,8 +52,9 @@ from flightline.scoring import (
     load_scoring_model,
     stale_flight_errors,
 )
-from flightline.service_http import ServiceGuard
-from flightline.serving_fast import score_requests
+from flightline.service_http import PlainRoute, ServiceGuard, json_body
+from flightline.serving_fast import ValidFlight, score_requests
+from flightline.serving_request import parse_plain_request
 
 logger = logging.getLogger("flightline.service")
 
@@ -74,6 +76,10 @@ class FlightsRequest(PredictRequest):
 
 # BentoML APIs answer POST only; GET /model_card comes from this small mounted app.
 _card: dict = {}
+# POST routes that ServiceGuard answers itself (filled when the worker's service starts).
+_plain_routes: dict[str, PlainRoute] = {}
+# A queued request: its flights, whether it asked for explanations, and its answer to come.
+Queued = tuple[Sequence[ValidFlight], bool, asyncio.Future[tuple[int, bytes]]]
 
 
 async def get_model_card(request: Request) -> JSONResponse:
@@ -111,20 +117,32 @@ class FlightDelay:
         # One scoring thread per worker (more would only contend for the GIL); requests that
         # queue while it works form the next batch.
         self._scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring")
-        self._queue: list[tuple[list[Flight], bool, asyncio.Future[Response]]] = []
+        self._queue: list[Queued] = []
         self._draining = False
         self._drainer: asyncio.Task | None = None
+        _plain_routes["/predict"] = self.predict_plain
 
     @bentoml.api(input_spec=FlightsRequest)
     async def predict(self, flights: list[Flight], explain: bool = False) -> PredictResponse:
         """Delay probabilities for 1 to max_rows flights, scored in one vectorized call."""
         # Returns a Response holding the PredictResponse JSON (the annotation is the schema).
+        status, body = await self._submit(flights, explain)
+        return Response(content=body, status_code=status, media_type="application/json")
+
+    async def predict_plain(self, body: bytes) -> tuple[int, bytes] | None:
+        """``POST /predict`` ahead of BentoML's API (ServiceGuard): a plainly valid body is
+        parsed without pydantic and scored; None hands any other body to :meth:`predict`."""
+        parsed = parse_plain_request(body, args.max_rows)
+        return None if parsed is None else await self._submit(*parsed)
+
+    async def _submit(self, flights: Sequence[ValidFlight], explain: bool) -> tuple[int, bytes]:
+        """(HTTP status, JSON body) of one validated request, scored with the queued ones."""
         stale = stale_flight_errors(flights, self.model.state.as_of_day, args.max_stale_days)
         if stale:
             error = f"{len(stale)} flight(s) too far past the feature snapshot"
-            return JSONResponse({"error": error, "detail": stale[:20]}, status_code=422)
+            return 422, json_body({"error": error, "detail": stale[:20]})
         loop = asyncio.get_running_loop()
-        future: asyncio.Future = loop.create_future()
+        future: asyncio.Future[tuple[int, bytes]] = loop.create_future()
         self._queue.append((flights, explain, future))
         if not self._draining:
             self._draining = True
@@ -151,7 +169,7 @@ class FlightDelay:
         finally:
             self._draining = False
 
-    def _next_batch(self) -> list[tuple[list[Flight], bool, asyncio.Future]]:
+    def _next_batch(self) -> list[Queued]:
         """The oldest queued requests, up to max_rows flights in all (at least one request)."""
         rows, take = 0, 0
         for flights, _, _ in self._queue:
@@ -162,7 +180,7 @@ class FlightDelay:
         batch, self._queue = self._queue[:take], self._queue[take:]
         return batch
 
-    def _score(self, requests: list[tuple[list[Flight], bool]]) -> list[Response]:
+    def _score(self, requests: list[tuple[Sequence[ValidFlight], bool]]) -> list[tuple[int, bytes]]:
         responses = []
         explain = any(e for _, e in requests)  # explained together; dropped where not asked
         scored = score_requests(
@@ -185,12 +203,11 @@ class FlightDelay:
                 n = len(scores.flights)
                 logger.error("%s: answered 503 to a request of %d flights", exc, n)
                 error = f"{exc}: no prediction is served unlogged; retry later"
-                responses.append(JSONResponse({"error": error}, status_code=503))
+                responses.append((503, json_body({"error": error})))
                 continue
-            # The PredictResponse document written from arrays: BentoML passes a Response
-            # through, and pydantic objects per flight would cost more than the scoring.
-            body = scores.response_json(self._provenance_json)
-            responses.append(Response(content=body, media_type="application/json"))
+            # The PredictResponse document written from arrays: pydantic objects per flight
+            # would cost more than the scoring.
+            responses.append((200, scores.response_json(self._provenance_json)))
         return responses
 
     def __is_ready__(self) -> bool:
@@ -206,5 +223,11 @@ class FlightDelay:
         return _card
 
 
-# The request body limit (413; FLIGHTLINE_MAX_BODY_BYTES) and /docs.json as it really answers.
-FlightDelay.add_asgi_middleware(ServiceGuard, openapi=lambda: FlightDelay.openapi_spec.asdict())
+# The request body limit (413; FLIGHTLINE_MAX_BODY_BYTES), /docs.json as it really answers, and
+# plainly valid POST /predict bodies answered before BentoML's API wrapper (its pydantic model,
+# serde and dispatch cost ~2 ms per request: several times a single flight's scoring).
+FlightDelay.add_asgi_middleware(
+    ServiceGuard,
+    openapi=lambda: FlightDelay.openapi_spec.asdict(),
+    plain_routes=_plain_routes,
+)

@@ -30,7 +30,11 @@ from flightline.scoring import (
     response_json,
     score_request_batch,
 )
+from flightline.serving_request import PlainFlight
 from flightline.serving_snapshot import FLAGS
+
+# A validated flight: the pydantic model, or the same fields parsed without it (serving_request).
+ValidFlight = Flight | PlainFlight
 
 _JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 # Above this many flights, a request's response and log lines are written by Polars (one
@@ -45,7 +49,7 @@ _PUBLIC = {"weather_filled": "weather_from_snapshot"}
 class RequestScores:
     """One request's scores, row for row with its flights."""
 
-    flights: Sequence[Flight]
+    flights: Sequence[ValidFlight]
     flight_ids: list[str]
     probability: np.ndarray  # float64, calibrated
     delayed: np.ndarray  # bool
@@ -134,14 +138,14 @@ class RequestScores:
         return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
-def _flight_ids(flights: Sequence[Flight]) -> list[str]:
+def _flight_ids(flights: Sequence[ValidFlight]) -> list[str]:
     # requests_frame's default: the row's position in its request
     return [f.flight_id if f.flight_id is not None else str(i) for i, f in enumerate(flights)]
 
 
 def score_requests(
     model: ScoringModel,
-    requests: Sequence[Sequence[Flight]],
+    requests: Sequence[Sequence[ValidFlight]],
     *,
     num_threads: int = 0,
     explain: bool = False,

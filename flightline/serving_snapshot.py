@@ -32,8 +32,9 @@ import polars as pl
 
 from flightline import features as F
 
-if TYPE_CHECKING:  # scoring imports this module; the type only
+if TYPE_CHECKING:  # scoring imports this module; the types only
     from flightline.scoring import Flight
+    from flightline.serving_request import PlainFlight
 
 # A flight's key values, in this order, for every aggregation key (features._KEY_DTYPES).
 _KEY_ORDER = ("_all", "carrier", "origin", "dest", "tailnum", "flight_number", "sched_dep_hour")
@@ -89,7 +90,7 @@ class SnapshotArrays:
     weather: dict[str, tuple[list[int], list[tuple[float | None, ...]]]]  # ordinals, values
     _calendar: dict[date, tuple]
 
-    def assemble(self, flights: Sequence[Flight]) -> Assembled | None:
+    def assemble(self, flights: Sequence[Flight | PlainFlight]) -> Assembled | None:
         """Features of validated flights, equal to ``feature_matrix(flight_features(...))``;
         None when a flight's effective day is before the covered days (use the general path)."""
         n = len(flights)
@@ -181,7 +182,7 @@ class SnapshotArrays:
             self._calendar[day] = value
         return value
 
-    def _weather_of(self, f: Flight, ordinal: int, eff: int) -> tuple[tuple, bool, bool]:
+    def _weather_of(self, f: Flight | PlainFlight, ordinal: int, eff: int) -> tuple[tuple, bool, bool]:
         """(weather values, weather_filled, weather_missing), as features._fill_weather."""
         given = f.weather
         if given is not None:
