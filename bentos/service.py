@@ -157,7 +157,7 @@ class FlightDelay:
                 batch = self._next_batch()
                 requests = [(flights, explain) for flights, explain, _ in batch]
                 try:
-                    responses = await loop.run_in_executor(self._scorer, self._score, requests)
+                    responses = self._score(requests)
                 except Exception as exc:  # every request of the batch gets the error
                     for _, _, future in batch:
                         if not future.done():

@@ -38,8 +38,8 @@ SERVICE = "bentos.service:FlightDelay"
 SERVICE_MODULE = "bentos.service"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The service imports flightline.scoring (which imports features, holidays and the fast path's
-# serving_snapshot), flightline.serving_fast and flightline.prediction_log (which reads the data
-# folder from settings): nothing else.
+# serving_snapshot), flightline.serving_fast, flightline.serving_request and
+# flightline.prediction_log (which reads the data folder from settings): nothing else.
 BENTO_INCLUDE = [
     "bentos/service.py",
     "bentos/README.md",
@@ -47,6 +47,7 @@ BENTO_INCLUDE = [
     "flightline/scoring.py",
     "flightline/serving_snapshot.py",
     "flightline/serving_fast.py",
+    "flightline/serving_request.py",
     "flightline/prediction_log.py",
     "flightline/service_http.py",
     "flightline/settings.py",

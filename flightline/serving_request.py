@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -74,8 +73,8 @@ _REQUIRED = frozenset(n for n, f in Flight.model_fields.items() if f.is_required
 _WEATHER_KEYS = frozenset(Weather.model_fields)
 
 
-def _number_check(model: type[BaseModel], name: str) -> Callable[[Any], bool]:
-    """A check of a JSON number against the field's bounds (the field's own metadata)."""
+def _bounds(model: type[BaseModel], name: str) -> tuple[float, float, bool]:
+    """(low, high, low excluded) of a number field, from the field's own metadata."""
     low, high, low_open = float("-inf"), float("inf"), False
     for bound in model.model_fields[name].metadata:
         if isinstance(bound, annotated_types.Ge):
@@ -84,9 +83,7 @@ def _number_check(model: type[BaseModel], name: str) -> Callable[[Any], bool]:
             low, low_open = bound.gt, True
         elif isinstance(bound, annotated_types.Le):
             high = bound.le
-    if low_open:
-        return lambda v: (type(v) is float or type(v) is int) and low < v <= high
-    return lambda v: (type(v) is float or type(v) is int) and low <= v <= high
+    return low, high, low_open
 
 
 def _length_bounds(model: type[BaseModel], name: str) -> tuple[int, int]:
@@ -99,9 +96,11 @@ def _length_bounds(model: type[BaseModel], name: str) -> tuple[int, int]:
     return low, high
 
 
-_flight_number_ok = _number_check(Flight, "flight")
-_distance_ok = _number_check(Flight, "distance")
-_weather_ok = {c: _number_check(Weather, c) for c in WEATHER_COLUMNS}
+_FLIGHT_LOW, _FLIGHT_HIGH, _ = _bounds(Flight, "flight")
+_DISTANCE_LOW, _DISTANCE_HIGH, _ = _bounds(Flight, "distance")
+_WEATHER_BOUNDS = [_bounds(Weather, c)[:2] for c in WEATHER_COLUMNS]
+assert not any(_bounds(Weather, c)[2] for c in WEATHER_COLUMNS)
+assert _bounds(Flight, "distance")[2] and not _bounds(Flight, "flight")[2]
 _ID_MIN, _ID_MAX = _length_bounds(Flight, "flight_id")
 _carrier_ok = CARRIER_PATTERN.fullmatch
 _airport_ok = AIRPORT_PATTERN.fullmatch
@@ -117,15 +116,12 @@ def _weather(value: Any) -> PlainWeather | None | bool:
         return None
     if type(value) is not dict or not value.keys() <= _WEATHER_KEYS:
         return False
-    out = []
-    for column in WEATHER_COLUMNS:
-        v = value.get(column)
-        if v is not None:
-            if not _weather_ok[column](v):
-                return False
-            v = float(v)
-        out.append(v)
-    return PlainWeather(*out)
+    get = value.get
+    values = [get(c) for c in WEATHER_COLUMNS]
+    for v, (low, high) in zip(values, _WEATHER_BOUNDS, strict=True):
+        if v is not None and not ((type(v) is float or type(v) is int) and low <= v <= high):
+            return False
+    return PlainWeather(*[v if v is None or type(v) is float else float(v) for v in values])
 
 
 def _flight(item: Any) -> PlainFlight | None:
@@ -149,7 +145,7 @@ def _flight(item: Any) -> PlainFlight | None:
     if tailnum is not None and not (type(tailnum) is str and _tailnum_ok(tailnum)):
         return None
     number = item["flight"]
-    if type(number) is not int or not _flight_number_ok(number):
+    if type(number) is not int or not _FLIGHT_LOW <= number <= _FLIGHT_HIGH:
         return None
     flight_id = get("flight_id")
     if flight_id is not None and not (
@@ -168,7 +164,10 @@ def _flight(item: Any) -> PlainFlight | None:
         return None
     distance = get("distance")
     if distance is not None:
-        if not _distance_ok(distance):
+        if not (
+            (type(distance) is float or type(distance) is int)
+            and _DISTANCE_LOW < distance <= _DISTANCE_HIGH
+        ):
             return None
         distance = float(distance)
     weather = _weather(get("weather"))
