@@ -8,10 +8,18 @@ Build a bento pinned to one model with ``flightline.bento_store.build_bento(mode
 ``bentoml serve flight_delay_service:<version>``. Validation, features and scoring are plain code
 in ``flightline.scoring``; this module only wires them to HTTP.
 
+A ``POST /predict`` body that is plainly valid (:mod:`flightline.serving_request`: the common
+case) is answered by ``ServiceGuard`` ahead of BentoML's API wrapper, whose pydantic input model,
+serde and dispatch cost ~2 ms of CPU per request, several times the scoring of a flight; any
+other body goes to the :meth:`FlightDelay.predict` API, which validates it with pydantic and
+answers errors as BentoML does. Both score through the same queue.
+
 Requests that arrive while a worker is scoring wait and are then scored together in one call
 (:func:`flightline.serving_fast.score_requests`; each gets its own response and log lines): a
 scoring call costs about the same for 1 or 50 flights, so under concurrency this multiplies
-throughput, and a lone request never waits. One worker per CPU.
+throughput, and a lone request never waits. Scoring runs on the event loop: a scoring thread
+cannot run alongside it (the GIL), and handing each batch to it and back cost ~1 ms of CPU per
+request in a profile of the worker. One worker per CPU.
 
 Why this queue and not BentoML's adaptive batching (``batchable=True``; measured side by side
 by bench/serving.py with bench/adaptive_service.py, figures in BENCHMARKS.md): a batchable API
@@ -29,7 +37,6 @@ import asyncio
 import logging
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -98,7 +105,16 @@ def bento_tag() -> str | None:
 
 @bentoml.asgi_app(card_app, path="/")
 # Scoring is CPU-bound Python + Polars: one worker process per core (the GIL caps a worker at one).
-@bentoml.service(name="flight_delay", traffic={"timeout": 60}, workers="cpu_count")
+# BentoML's OpenTelemetry middleware opens spans for every request even with no exporter
+# configured (the default), where they are dropped: measured in process, 0.8-1.2 ms of CPU per
+# single-flight request, more than scoring it. /predict is left out of tracing; to trace it,
+# configure an exporter and set services.flight_delay.tracing.excluded_urls (BENTOML_CONFIG_OPTIONS).
+@bentoml.service(
+    name="flight_delay",
+    traffic={"timeout": 60},
+    workers="cpu_count",
+    tracing={"excluded_urls": "/predict"},
+)
 class FlightDelay:
     model_ref = bentoml.models.BentoModel(args.model_tag)
 
@@ -114,9 +130,7 @@ class FlightDelay:
         # Every served prediction goes to <FLIGHTLINE_HOME>/prediction_log/ (set FLIGHTLINE_HOME
         # when serving a bento: the default data folder is relative to the code).
         self.log = PredictionLog()
-        # One scoring thread per worker (more would only contend for the GIL); requests that
-        # queue while it works form the next batch.
-        self._scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring")
+        # Requests that queue while a batch is scored form the next batch.
         self._queue: list[Queued] = []
         self._draining = False
         self._drainer: asyncio.Task | None = None
@@ -151,7 +165,6 @@ class FlightDelay:
 
     async def _drain(self) -> None:
         """Score queued requests, a batch at a time, until the queue is empty."""
-        loop = asyncio.get_running_loop()
         try:
             while self._queue:
                 batch = self._next_batch()

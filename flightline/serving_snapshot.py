@@ -182,7 +182,9 @@ class SnapshotArrays:
             self._calendar[day] = value
         return value
 
-    def _weather_of(self, f: Flight | PlainFlight, ordinal: int, eff: int) -> tuple[tuple, bool, bool]:
+    def _weather_of(
+        self, f: Flight | PlainFlight, ordinal: int, eff: int
+    ) -> tuple[tuple, bool, bool]:
         """(weather values, weather_filled, weather_missing), as features._fill_weather."""
         given = f.weather
         if given is not None:
