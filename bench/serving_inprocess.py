@@ -6,6 +6,7 @@ count as ``bentos/service.py``; every timing is a list of milliseconds per call.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ def in_process(
     """Timings of the service's steps on the bento's model (see the keys of the result)."""
     from flightline.prediction_log import PredictionLog
     from flightline.scoring import (
+        DEFAULT_MAX_ROWS,
         SERVING_NUM_THREADS,
         PredictRequest,
         Provenance,
@@ -43,6 +45,7 @@ def in_process(
         score_request_batch,
     )
     from flightline.serving_fast import score_requests
+    from flightline.serving_request import parse_plain_request
 
     threads = SERVING_NUM_THREADS
     t0 = time.perf_counter()
@@ -91,6 +94,8 @@ def in_process(
         reps = 50 if label == "single" else 10
         (scores,) = score_requests(model, [flights], num_threads=threads)
         out[f"validate_{label}"] = timed(lambda b=body: PredictRequest.model_validate(b), reps)
+        data = json.dumps(body).encode()
+        out[f"parse_{label}"] = timed(lambda d=data: parse_plain_request(d, DEFAULT_MAX_ROWS), reps)
 
         def write(s: Any = scores) -> None:
             now = datetime.now(UTC)
