@@ -137,27 +137,25 @@ class RequestScores:
         return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
+# Log column -> (flight attribute, type), as requests_frame has them.
+_LOGGED_FIELDS = {
+    "carrier": ("carrier", pl.String),
+    "flight_number": ("flight", pl.Int32),
+    "tailnum": ("tailnum", pl.String),
+    "origin": ("origin", pl.String),
+    "dest": ("dest", pl.String),
+    "sched_dep_local": ("scheduled_departure", pl.Datetime("us")),
+}
+
+
 def _logged_fields(flights: Sequence[ValidFlight]) -> pl.DataFrame:
     """The request fields a log line holds, as ``requests_frame`` has them (only those: the
     whole frame, with weather, cost half the writer's time)."""
-    departures = [f.scheduled_departure for f in flights]
     return pl.DataFrame(
-        {
-            "carrier": [f.carrier for f in flights],
-            "flight_number": [f.flight for f in flights],
-            "tailnum": [f.tailnum for f in flights],
-            "origin": [f.origin for f in flights],
-            "dest": [f.dest for f in flights],
-            "sched_dep_local": departures,
-        },
-        schema={
-            "carrier": pl.String,
-            "flight_number": pl.Int32,
-            "tailnum": pl.String,
-            "origin": pl.String,
-            "dest": pl.String,
-            "sched_dep_local": pl.Datetime("us"),
-        },
+        [
+            pl.Series(column, [getattr(f, attr) for f in flights], dtype=dtype)
+            for column, (attr, dtype) in _LOGGED_FIELDS.items()
+        ]
     )
 
 
