@@ -10,8 +10,9 @@ machine is shared and absolute numbers drift):
   on the bento's model folder) and the calls the service makes with its LightGBM thread count:
   bare ``booster.predict`` of one row; ``serving_fast.score_requests`` of one flight (on and
   before the as-of day) and of 1,000 flights, with and without ``explain``; the general path
-  (``score_request_batch``) for reference; and the service's other steps on their own (pydantic
-  validation, the prediction-log write, the response JSON).
+  (``score_request_batch``) for reference; and the service's other steps on their own (the
+  plain parse of a request body, pydantic validation for comparison, the prediction-log write,
+  the response JSON).
 * **the HTTP floor** (bench/floor.py): a Starlette app on uvicorn that does no work, with as many
   workers as the bento, under the same load client: what HTTP alone costs on this machine.
 * **served**: ``bentoml serve <latest bento>`` in its own process group on a free port (stopped,

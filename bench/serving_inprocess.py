@@ -6,6 +6,7 @@ count as ``bentos/service.py``; every timing is a list of milliseconds per call.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -36,8 +37,14 @@ def in_process(
     """Timings of the service's steps on the bento's model (see the keys of the result)."""
     from flightline.prediction_log import PredictionLog
     from flightline.prediction_schema import PredictRequest, Provenance
-    from flightline.scoring import SERVING_NUM_THREADS, load_scoring_model, score_request_batch
+    from flightline.scoring import (
+        DEFAULT_MAX_ROWS,
+        SERVING_NUM_THREADS,
+        load_scoring_model,
+        score_request_batch,
+    )
     from flightline.serving_fast import score_requests
+    from flightline.serving_request import parse_plain_request
 
     threads = SERVING_NUM_THREADS
     t0 = time.perf_counter()
@@ -86,6 +93,8 @@ def in_process(
         reps = 50 if label == "single" else 10
         (scores,) = score_requests(model, [flights], num_threads=threads)
         out[f"validate_{label}"] = timed(lambda b=body: PredictRequest.model_validate(b), reps)
+        data = json.dumps(body).encode()
+        out[f"parse_{label}"] = timed(lambda d=data: parse_plain_request(d, DEFAULT_MAX_ROWS), reps)
 
         def write(s: Any = scores) -> None:
             now = datetime.now(UTC)

@@ -203,14 +203,18 @@ def build_rows(m: dict[str, Any]) -> list[dict]:
             baseline=statistics.median(local["batch"]),
         ),
     ]
-    for step in ("validate", "log", "respond"):
+    notes = {
+        "parse": "service step outside scoring: JSON bytes to flights, serving_request",
+        "validate": "pydantic (bodies that are not plainly valid), for comparison",
+    }
+    for step in ("parse", "validate", "log", "respond"):
         for label in ("single", "batch"):
             rows.append(
                 row(
                     f"in-process {step} {label} p50",
                     pct(local[f"{step}_{label}"], 50),
                     "ms",
-                    note="service step outside scoring",
+                    note=notes.get(step, "service step outside scoring"),
                 )
             )
     if "soak" in m:

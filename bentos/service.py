@@ -8,10 +8,18 @@ Build a bento pinned to one model with ``flightline.bento_store.build_bento(mode
 ``bentoml serve flight_delay_service:<version>``. Validation, features and scoring are plain code
 in ``flightline.scoring``; this module only wires them to HTTP.
 
+A ``POST /predict`` body that is plainly valid (:mod:`flightline.serving_request`: the common
+case) is answered by ``ServiceGuard`` ahead of BentoML's API wrapper, whose pydantic input model,
+serde and dispatch cost ~2 ms of CPU per request, several times the scoring of a flight; any
+other body goes to the :meth:`FlightDelay.predict` API, which validates it with pydantic and
+answers errors as BentoML does. Both score through the same queue.
+
 Requests that arrive while a worker is scoring wait and are then scored together in one call
 (:func:`flightline.serving_fast.score_requests`; each gets its own response and log lines): a
 scoring call costs about the same for 1 or 50 flights, so under concurrency this multiplies
-throughput, and a lone request never waits. One worker per CPU.
+throughput, and a lone request never waits. Scoring runs on the event loop: a scoring thread
+cannot run alongside it (the GIL), and handing each batch to it and back cost ~1 ms of CPU per
+request in a profile of the worker. One worker per CPU.
 
 Why this queue and not BentoML's adaptive batching (``batchable=True``; measured side by side
 by bench/serving.py with bench/adaptive_service.py, figures in BENCHMARKS.md): a batchable API
@@ -28,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -53,8 +61,9 @@ from flightline.scoring import (
     load_scoring_model,
     stale_flight_errors,
 )
-from flightline.service_http import ServiceGuard
-from flightline.serving_fast import score_requests
+from flightline.service_http import PlainRoute, ServiceGuard, json_body
+from flightline.serving_fast import ValidFlight, score_requests
+from flightline.serving_request import parse_plain_request
 
 logger = logging.getLogger("flightline.service")
 
@@ -76,6 +85,10 @@ class FlightsRequest(PredictRequest):
 
 # BentoML APIs answer POST only; GET /model_card comes from this small mounted app.
 _card: dict = {}
+# POST routes that ServiceGuard answers itself (filled when the worker's service starts).
+_plain_routes: dict[str, PlainRoute] = {}
+# A queued request: its flights, whether it asked for explanations, and its answer to come.
+Queued = tuple[Sequence[ValidFlight], bool, asyncio.Future[tuple[int, bytes]]]
 
 
 async def get_model_card(request: Request) -> JSONResponse:
@@ -94,7 +107,16 @@ def bento_tag() -> str | None:
 
 @bentoml.asgi_app(card_app, path="/")
 # Scoring is CPU-bound Python + Polars: one worker process per core (the GIL caps a worker at one).
-@bentoml.service(name="flight_delay", traffic={"timeout": 60}, workers="cpu_count")
+# BentoML's OpenTelemetry middleware opens spans for every request even with no exporter
+# configured (the default), where they are dropped: measured in process, 0.8-1.2 ms of CPU per
+# single-flight request, more than scoring it. /predict is left out of tracing; to trace it,
+# configure an exporter and set services.flight_delay.tracing.excluded_urls (BENTOML_CONFIG_OPTIONS).
+@bentoml.service(
+    name="flight_delay",
+    traffic={"timeout": 60},
+    workers="cpu_count",
+    tracing={"excluded_urls": "/predict"},
+)
 class FlightDelay:
     model_ref = bentoml.models.BentoModel(args.model_tag)
 
@@ -110,23 +132,33 @@ class FlightDelay:
         # Every served prediction goes to <FLIGHTLINE_HOME>/prediction_log/ (set FLIGHTLINE_HOME
         # when serving a bento: the default data folder is relative to the code).
         self.log = PredictionLog()
-        # One scoring thread per worker (more would only contend for the GIL); requests that
-        # queue while it works form the next batch.
-        self._scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring")
-        self._queue: list[tuple[list[Flight], bool, asyncio.Future[Response]]] = []
+        # Requests that queue while a batch is scored form the next batch.
+        self._queue: list[Queued] = []
         self._draining = False
         self._drainer: asyncio.Task | None = None
+        _plain_routes["/predict"] = self.predict_plain
 
     @bentoml.api(input_spec=FlightsRequest)
     async def predict(self, flights: list[Flight], explain: bool = False) -> PredictResponse:
         """Delay probabilities for 1 to max_rows flights, scored in one vectorized call."""
         # Returns a Response holding the PredictResponse JSON (the annotation is the schema).
+        status, body = await self._submit(flights, explain)
+        return Response(content=body, status_code=status, media_type="application/json")
+
+    async def predict_plain(self, body: bytes) -> tuple[int, bytes] | None:
+        """``POST /predict`` ahead of BentoML's API (ServiceGuard): a plainly valid body is
+        parsed without pydantic and scored; None hands any other body to :meth:`predict`."""
+        parsed = parse_plain_request(body, args.max_rows)
+        return None if parsed is None else await self._submit(*parsed)
+
+    async def _submit(self, flights: Sequence[ValidFlight], explain: bool) -> tuple[int, bytes]:
+        """(HTTP status, JSON body) of one validated request, scored with the queued ones."""
         stale = stale_flight_errors(flights, self.model.state.as_of_day, args.max_stale_days)
         if stale:
             error = f"{len(stale)} flight(s) too far past the feature snapshot"
-            return JSONResponse({"error": error, "detail": stale[:20]}, status_code=422)
+            return 422, json_body({"error": error, "detail": stale[:20]})
         loop = asyncio.get_running_loop()
-        future: asyncio.Future = loop.create_future()
+        future: asyncio.Future[tuple[int, bytes]] = loop.create_future()
         self._queue.append((flights, explain, future))
         if not self._draining:
             self._draining = True
@@ -135,13 +167,12 @@ class FlightDelay:
 
     async def _drain(self) -> None:
         """Score queued requests, a batch at a time, until the queue is empty."""
-        loop = asyncio.get_running_loop()
         try:
             while self._queue:
                 batch = self._next_batch()
                 requests = [(flights, explain) for flights, explain, _ in batch]
                 try:
-                    responses = await loop.run_in_executor(self._scorer, self._score, requests)
+                    responses = self._score(requests)
                 except Exception as exc:  # every request of the batch gets the error
                     for _, _, future in batch:
                         if not future.done():
@@ -153,7 +184,7 @@ class FlightDelay:
         finally:
             self._draining = False
 
-    def _next_batch(self) -> list[tuple[list[Flight], bool, asyncio.Future]]:
+    def _next_batch(self) -> list[Queued]:
         """The oldest queued requests, up to max_rows flights in all (at least one request)."""
         rows, take = 0, 0
         for flights, _, _ in self._queue:
@@ -164,7 +195,7 @@ class FlightDelay:
         batch, self._queue = self._queue[:take], self._queue[take:]
         return batch
 
-    def _score(self, requests: list[tuple[list[Flight], bool]]) -> list[Response]:
+    def _score(self, requests: list[tuple[Sequence[ValidFlight], bool]]) -> list[tuple[int, bytes]]:
         responses = []
         explain = any(e for _, e in requests)  # explained together; dropped where not asked
         scored = score_requests(
@@ -187,12 +218,11 @@ class FlightDelay:
                 n = len(scores.flights)
                 logger.error("%s: answered 503 to a request of %d flights", exc, n)
                 error = f"{exc}: no prediction is served unlogged; retry later"
-                responses.append(JSONResponse({"error": error}, status_code=503))
+                responses.append((503, json_body({"error": error})))
                 continue
-            # The PredictResponse document written from arrays: BentoML passes a Response
-            # through, and pydantic objects per flight would cost more than the scoring.
-            body = scores.response_json(self._provenance_json)
-            responses.append(Response(content=body, media_type="application/json"))
+            # The PredictResponse document written from arrays: pydantic objects per flight
+            # would cost more than the scoring.
+            responses.append((200, scores.response_json(self._provenance_json)))
         return responses
 
     def __is_ready__(self) -> bool:
@@ -208,5 +238,11 @@ class FlightDelay:
         return _card
 
 
-# The request body limit (413; FLIGHTLINE_MAX_BODY_BYTES) and /docs.json as it really answers.
-FlightDelay.add_asgi_middleware(ServiceGuard, openapi=lambda: FlightDelay.openapi_spec.asdict())
+# The request body limit (413; FLIGHTLINE_MAX_BODY_BYTES), /docs.json as it really answers, and
+# plainly valid POST /predict bodies answered before BentoML's API wrapper (its pydantic model,
+# serde and dispatch cost ~2 ms per request: several times a single flight's scoring).
+FlightDelay.add_asgi_middleware(
+    ServiceGuard,
+    openapi=lambda: FlightDelay.openapi_spec.asdict(),
+    plain_routes=_plain_routes,
+)

@@ -4,6 +4,8 @@
   ``FLIGHTLINE_MAX_BODY_BYTES`` (default :data:`DEFAULT_MAX_BODY_BYTES`) with **413** before the
   service parses it: it reads at most that many bytes, whether or not the client declared a
   ``Content-Length``. It also serves ``GET /docs.json`` as :func:`openapi_document` corrects it.
+* It answers the ``POST`` routes given as ``plain_routes`` itself, ahead of the service (see
+  :data:`PlainRoute`).
 * :func:`openapi_document` fixes what BentoML's generated document gets wrong for this service:
   the 400 body (``detail`` is a list of located errors, or the body is a one-item list for a
   request that is not JSON), the 413/503 answers, ``GET /model_card`` and the probes' 503.
@@ -14,7 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -22,6 +24,9 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# A POST route answered by the guard: the request body in, (status, JSON body) out, or None to
+# pass the request on to the service unchanged.
+PlainRoute = Callable[[bytes], Awaitable[tuple[int, bytes] | None]]
 
 MAX_BODY_ENV = "FLIGHTLINE_MAX_BODY_BYTES"
 # Bodies parsed as JSON; curl's default form type and text/plain are JSON too when they parse.
@@ -47,35 +52,41 @@ def quote_header(value: bytes) -> str:
     return repr(text if len(text) <= 40 else f"{text[:40]}...")
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
-    data = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(data)).encode()),
-                (b"connection", b"close"),  # the rest of an oversized body is not read
-            ],
-        }
-    )
+def json_body(content: Any) -> bytes:
+    """JSON as Starlette's ``JSONResponse`` writes it (compact, UTF-8)."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+async def _send(send: Send, status: int, data: bytes, close: bool = False) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
 
 
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    # An error before the body was read: the rest of it is not read either.
+    await _send(send, status, json.dumps(body).encode(), close=True)
+
+
 class ServiceGuard:
-    """ASGI middleware: the request body limit (413) and the corrected ``/docs.json``."""
+    """ASGI middleware: the request body limit (413), the corrected ``/docs.json`` and the
+    ``plain_routes`` (path -> :data:`PlainRoute`, for POST; read when a request comes, so the
+    service may fill the mapping when it starts)."""
 
     def __init__(
         self,
         app: ASGIApp,
         max_bytes: int | None = None,
         openapi: Callable[[], dict[str, Any]] | None = None,
+        plain_routes: Mapping[str, PlainRoute] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes if max_bytes is not None else max_body_bytes()
         self._openapi = openapi
         self._document: bytes | None = None
+        self._plain_routes = plain_routes if plain_routes is not None else {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -125,6 +136,13 @@ class ServiceGuard:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        route = self._plain_routes.get(scope["path"]) if scope["method"] == "POST" else None
+        if route is not None:
+            answer = await route(body)
+            if answer is not None:
+                await _send(send, *answer)
+                return
         replayed = False
 
         async def replay() -> Message:
@@ -132,7 +150,7 @@ class ServiceGuard:
             if replayed:
                 return await receive()  # a disconnect, for apps that listen for it
             replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
 

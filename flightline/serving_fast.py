@@ -22,24 +22,26 @@ import numpy as np
 import polars as pl
 
 from flightline.prediction_log import LOG_SCHEMA, prediction_rows
-from flightline.prediction_schema import Flight, requests_frame, response_json
+from flightline.prediction_schema import Flight, response_json
 from flightline.scoring import ScoringModel, explanations, score_request_batch
+from flightline.serving_request import PlainFlight
 from flightline.serving_snapshot import FLAGS
+
+# A validated flight: the pydantic model, or the same fields parsed without it (serving_request).
+ValidFlight = Flight | PlainFlight
 
 _JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 # Above this many flights, a request's response and log lines are written by Polars (one
 # vectorized writer) rather than a dict per flight: the two cost the same near 100 flights
 # (BENCHMARKS.md); both write the same documents (tests/unit/test_serving_snapshot.py).
 POLARS_WRITER_ROWS = 100
-# Flag name in a response / log line (the feature code calls it weather_filled).
-_PUBLIC = {"weather_filled": "weather_from_snapshot"}
 
 
 @dataclass(frozen=True)
 class RequestScores:
     """One request's scores, row for row with its flights."""
 
-    flights: Sequence[Flight]
+    flights: Sequence[ValidFlight]
     flight_ids: list[str]
     probability: np.ndarray  # float64, calibrated
     delayed: np.ndarray  # bool
@@ -63,7 +65,7 @@ class RequestScores:
 
     def predictions(self) -> list[dict[str, Any]]:
         """:class:`~flightline.prediction_schema.Prediction` dicts, its fields in order."""
-        flags = {_PUBLIC.get(k, k): v.tolist() for k, v in self.flags.items()}
+        flags = {k: v.tolist() for k, v in self.flags.items()}
         probability, delayed = self.probability.tolist(), self.delayed.tolist()
         out = []
         for i, flight_id in enumerate(self.flight_ids):
@@ -94,7 +96,7 @@ class RequestScores:
         served_at = served_at or datetime.now(UTC)
         if len(self.flight_ids) > POLARS_WRITER_ROWS:
             rows = prediction_rows(
-                requests_frame(self.flights),
+                _logged_fields(self.flights),
                 self.frame(),
                 model_version=model_version,
                 bento_tag=bento_tag,
@@ -128,14 +130,36 @@ class RequestScores:
         return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
-def _flight_ids(flights: Sequence[Flight]) -> list[str]:
+# Log column -> (flight attribute, type), as requests_frame has them.
+_LOGGED_FIELDS = {
+    "carrier": ("carrier", pl.String),
+    "flight_number": ("flight", pl.Int32),
+    "tailnum": ("tailnum", pl.String),
+    "origin": ("origin", pl.String),
+    "dest": ("dest", pl.String),
+    "sched_dep_local": ("scheduled_departure", pl.Datetime("us")),
+}
+
+
+def _logged_fields(flights: Sequence[ValidFlight]) -> pl.DataFrame:
+    """The request fields a log line holds, as ``requests_frame`` has them (only those: the
+    whole frame, with weather, cost half the writer's time)."""
+    return pl.DataFrame(
+        [
+            pl.Series(column, [getattr(f, attr) for f in flights], dtype=dtype)
+            for column, (attr, dtype) in _LOGGED_FIELDS.items()
+        ]
+    )
+
+
+def _flight_ids(flights: Sequence[ValidFlight]) -> list[str]:
     # requests_frame's default: the row's position in its request
     return [f.flight_id if f.flight_id is not None else str(i) for i, f in enumerate(flights)]
 
 
 def score_requests(
     model: ScoringModel,
-    requests: Sequence[Sequence[Flight]],
+    requests: Sequence[Sequence[ValidFlight]],
     *,
     num_threads: int = 0,
     explain: bool = False,

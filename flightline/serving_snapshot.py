@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from operator import attrgetter, itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -34,6 +34,9 @@ from flightline import features as F
 from flightline.features.aggregates import _fill_for_unmatched, _global_features, _key_features
 from flightline.features.catalog import _aggregate_feature_names
 from flightline.prediction_schema import Flight
+
+if TYPE_CHECKING:  # serving_request imports this module's callers; the type only
+    from flightline.serving_request import PlainFlight
 
 # A flight's key values, in this order, for every aggregation key (features.catalog._KEY_DTYPES).
 _KEY_ORDER = ("_all", "carrier", "origin", "dest", "tailnum", "flight_number", "sched_dep_hour")
@@ -89,7 +92,7 @@ class SnapshotArrays:
     weather: dict[str, tuple[list[int], list[tuple[float | None, ...]]]]  # ordinals, values
     _calendar: dict[date, tuple]
 
-    def assemble(self, flights: Sequence[Flight]) -> Assembled | None:
+    def assemble(self, flights: Sequence[Flight | PlainFlight]) -> Assembled | None:
         """Features of validated flights, equal to ``feature_matrix(flight_feature_rows(...))``;
         None when a flight's effective day is before the covered days (use the general path)."""
         n = len(flights)
@@ -181,7 +184,9 @@ class SnapshotArrays:
             self._calendar[day] = value
         return value
 
-    def _weather_of(self, f: Flight, ordinal: int, eff: int) -> tuple[tuple, bool, bool]:
+    def _weather_of(
+        self, f: Flight | PlainFlight, ordinal: int, eff: int
+    ) -> tuple[tuple, bool, bool]:
         """(weather values, weather_from_snapshot, weather_missing), as
         features.compute._fill_weather."""
         given = f.weather

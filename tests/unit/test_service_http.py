@@ -159,3 +159,21 @@ def test_a_body_that_is_not_json_is_415():
     assert multipart.status_code == pickle.status_code == 415
     assert "send application/json" in multipart.json()["error"]
     assert plain.status_code == 200
+
+
+def test_a_plain_route_answers_itself_or_passes_the_whole_body_on():
+    seen: list[bytes] = []
+
+    async def route(body: bytes) -> tuple[int, bytes] | None:
+        seen.append(body)
+        return (201, b'{"plain":true}') if body.startswith(b"plain") else None
+
+    with client(plain_routes={"/predict": route}) as c:
+        answered = c.post("/predict", content=b"plain body")
+        passed = c.post("/predict", content=b"x" * 600)
+        too_large = c.post("/predict", content=b"plain" + b"x" * LIMIT)
+    assert answered.status_code == 201 and answered.json() == {"plain": True}
+    assert answered.headers["content-type"] == "application/json"
+    assert passed.json() == {"received": 600}  # the service got the body the route saw
+    assert too_large.status_code == 413  # the limit comes first: the route never saw it
+    assert seen == [b"plain body", b"x" * 600]
