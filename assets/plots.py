@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 import dagster as dg
 import numpy as np
-from sklearn.metrics import roc_curve
 
 from assets.metadata import DIGITS
 from flightline.metrics import expected_calibration_error, reliability_curve, roc_auc
@@ -25,6 +24,8 @@ MARKDOWN_INLINE_LIMIT = 1_000  # the UI shows longer markdown behind "[Show Mark
 
 
 def _tpr_at(y: np.ndarray, p: np.ndarray, fprs: np.ndarray) -> np.ndarray:
+    from sklearn.metrics import roc_curve  # scikit-learn loads with a model, not the definitions
+
     fpr, tpr, _ = roc_curve(y, p)
     return np.interp(fprs, fpr, tpr)
 

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from flightline.features import (
     CATEGORICAL_FEATURES,
@@ -19,6 +15,9 @@ from flightline.features import (
     feature_matrix,
 )
 from flightline.training_data import labels
+
+if TYPE_CHECKING:  # scikit-learn loads when a baseline is fitted (flightline/__init__.py says why)
+    from sklearn.pipeline import Pipeline
 
 
 def rate_baseline(
@@ -38,6 +37,12 @@ def rate_baseline(
 
 def fit_logistic(train: pl.DataFrame, features: Sequence[str] = FEATURE_COLUMNS) -> Pipeline:
     """Logistic regression: one-hot categoricals, median-imputed (with indicators) scaled numbers."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
     cat_idx = [i for i, c in enumerate(features) if c in CATEGORICAL_FEATURES]
     num_idx = [i for i, c in enumerate(features) if c not in CATEGORICAL_FEATURES]
     prep = ColumnTransformer(

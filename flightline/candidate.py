@@ -12,10 +12,10 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import polars as pl
 
@@ -211,7 +211,7 @@ def model_card(
             "warnings": [c.name for c in gate if not c.blocking and not c.passed],
         },
         "shuffled_labels": settings.shuffle_labels,
-        "lightgbm_version": lgb.__version__,
+        "lightgbm_version": package_version("lightgbm"),
         **(provenance or {}),
         **result.card(),
     }

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from matplotlib.figure import Figure
 
 from flightline.drift import DRIFT_THRESHOLD
-from flightline.figures import png_bytes
+from flightline.figures import new_figure, png_bytes
 
 
 def _shares(values: pl.Series, edges: np.ndarray | None) -> tuple[list[str], np.ndarray]:
@@ -30,7 +29,7 @@ def histograms_png(
 ) -> bytes:
     """Reference vs current distribution of the ``top`` features with the largest PSI."""
     features = psi.head(top)["feature"].to_list()
-    fig = Figure(figsize=(4.0 * len(features), 3.2))
+    fig = new_figure(figsize=(4.0 * len(features), 3.2))
     for i, feature in enumerate(features):
         ax = fig.add_subplot(1, len(features), i + 1)
         if feature in categorical:
@@ -59,7 +58,7 @@ def histograms_png(
 
 def psi_by_month_png(history: pl.DataFrame) -> bytes:
     """Largest PSI per month (``flight_month``, ``max_psi``) against the drift threshold."""
-    fig = Figure(figsize=(6, 3))
+    fig = new_figure(figsize=(6, 3))
     ax = fig.add_subplot()
     months = history["flight_month"].to_list()
     ax.bar(months, history["max_psi"].to_numpy(), color="tab:blue")

@@ -8,12 +8,14 @@ score of that row (before calibration). :func:`top_contributions` keeps the larg
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 
 from flightline.features import AGG_KEYS
+
+if TYPE_CHECKING:  # imported where a model is trained or read (flightline/__init__.py says why)
+    import lightgbm as lgb
 
 TOP_N = 5
 UNITS = "log-odds"

@@ -14,10 +14,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import polars as pl
+
+if TYPE_CHECKING:  # imported where a model is trained or read (flightline/__init__.py says why)
+    import lightgbm as lgb
 
 MODEL_NAME = "delay_model"
 
@@ -65,6 +67,8 @@ class ModelRegistry:
         return json.loads((self.version_dir(version) / "model_card.json").read_text())
 
     def booster(self, version: str) -> lgb.Booster:
+        import lightgbm as lgb
+
         return lgb.Booster(model_file=str(self.version_dir(version) / "model.txt"))
 
     def test_predictions(self, version: str) -> pl.DataFrame:

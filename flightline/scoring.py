@@ -21,9 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 import polars as pl
 
@@ -42,6 +41,9 @@ from flightline.features import (
 )
 from flightline.prediction_schema import Flight, requests_frame
 from flightline.serving_snapshot import SnapshotArrays, build_snapshot_arrays
+
+if TYPE_CHECKING:  # imported where a model is trained or read (flightline/__init__.py says why)
+    import lightgbm as lgb
 
 MODEL_FILE = "model.txt"
 CARD_FILE = "model_card.json"
@@ -120,6 +122,8 @@ def load_scoring_model(folder: str | Path, *, fast_path: bool = True) -> Scoring
     if missing:
         raise FileNotFoundError(f"model folder {folder} lacks {missing}")
     card = json.loads((folder / CARD_FILE).read_text())
+    import lightgbm as lgb
+
     booster = lgb.Booster(model_file=str(folder / MODEL_FILE))
     features = list(card.get("features") or booster.feature_name())
     if booster.feature_name() != features:

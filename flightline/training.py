@@ -11,9 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 import polars as pl
 
@@ -29,6 +28,9 @@ from flightline.features import (
 )
 from flightline.metrics import evaluate, reliability_curve
 from flightline.training_data import DEFAULT_TRAIN_ROWS, MonthSplit, SplitTables, labels
+
+if TYPE_CHECKING:  # imported where a model is trained or read (flightline/__init__.py says why)
+    import lightgbm as lgb
 
 # Chosen on time-split folds that never touch the final test month (test Sep/Oct/Nov 2013, each
 # early-stopped on the month before): extra_trees and strong leaf minimums generalize across days
@@ -88,6 +90,8 @@ def _dataset(
     if bad:
         raise ValueError(f"refusing to train on outcome columns: {bad}")
     categorical = [c for c in CATEGORICAL_FEATURES if c in features]
+    import lightgbm as lgb
+
     return lgb.Dataset(
         feature_matrix(df, features),
         label=labels(df),
@@ -123,6 +127,8 @@ def train_lightgbm(
     ``params`` may include ``num_boost_round`` and ``early_stopping_rounds``. ``log`` receives a
     progress line every PROGRESS_EVERY rounds.
     """
+    import lightgbm as lgb
+
     p = lightgbm_params(params, seed)
     rounds = int(p.pop("num_boost_round"))
     stopping = int(p.pop("early_stopping_rounds"))

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from matplotlib.figure import Figure
 
-from flightline.figures import png_bytes
+from flightline.figures import new_figure, png_bytes
 from flightline.metrics import expected_calibration_error, reliability_curve, roc_auc
 
 
@@ -15,7 +14,7 @@ def roc_plot_png(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> bytes:
     """ROC curves of several scorers on the same rows, as PNG bytes."""
     from sklearn.metrics import roc_curve
 
-    fig = Figure(figsize=(5, 5))
+    fig = new_figure(figsize=(5, 5))
     ax = fig.add_subplot()
     for name, p in scores.items():
         fpr, tpr, _ = roc_curve(y, p)
@@ -28,7 +27,7 @@ def roc_plot_png(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> bytes:
 
 def calibration_plot_png(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> bytes:
     """Reliability diagram (10 equal-width bins, as the ECE) of several scorers, as PNG bytes."""
-    fig = Figure(figsize=(5, 5))
+    fig = new_figure(figsize=(5, 5))
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
     for name, p in scores.items():
