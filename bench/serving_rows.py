@@ -9,7 +9,7 @@ from bench.serving_inprocess import pct
 
 BATCH_SIZE = 1_000
 CONCURRENCY = (1, 8, 32)
-# Targets (issue 14): one flight in process <= 1 ms p50 and <= 30x bare LightGBM; served at c=8
+# Targets: one flight in process <= 1 ms p50 and <= 30x bare LightGBM; served at c=8
 # p99 <= 25 ms and >= 50% of the no-work floor's req/s; 1,000-flight requests >= 80% of in-process
 # throughput; soak: no errors, worker RSS growth < 10%.
 SINGLE_P50_MS, SINGLE_VS_BARE = 1.0, 30.0

@@ -88,6 +88,7 @@ def test_new_files_request_runs_for_their_partition_and_only_once(evaluate, zone
     # what a file feeds comes from the asset graph: its raw asset and the models after it in the
     # ingest job; a reference table's run leaves out the monthly mart (it has no month)
     assert [k.to_user_string() for k in jan.asset_selection] == [
+        "intermediate/int_flights",
         "marts/fct_flights",
         "raw/flights",
         "staging/stg_flights",

@@ -69,7 +69,7 @@ def test_a_dead_process_run_is_failed_and_its_slot_freed(instance, dead_process)
     run = add_run(instance, dead_process)
     assert claim(instance, run)
     waiting = add_run(instance, process_tags())
-    assert not claim(instance, waiting)  # the slot is held: this is the hang of issue 11
+    assert not claim(instance, waiting)  # the slot is held: the hang a dead run used to cause
 
     recovery = recover_orphaned_runs(instance)
 
