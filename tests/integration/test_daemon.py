@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -23,6 +22,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from bench.local_servers import free_port
 from flightline import settings
 from flightline.cli import install_instance_config
 from flightline.synthetic.knobs import parse_drift
@@ -71,12 +71,6 @@ query Ticks($selector: SensorSelector!) {
     ... on Sensor { sensorState { ticks(limit: 20) { status timestamp skipReason } } }
   }
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class GraphQL:

@@ -1,19 +1,12 @@
 """`flightline ui` / `flightline serve` and `make ui` / `make serve` take a port and a host."""
 
 import shutil
-import socket
 import subprocess
 
 import pytest
 
+from bench.local_servers import free_port
 from flightline import cli, settings
-
-
-def free_port() -> int:
-    """A port nothing listens on now (the OS picks it): no test depends on a fixed port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
