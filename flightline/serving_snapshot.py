@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from operator import attrgetter, itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -34,9 +34,7 @@ from flightline import features as F
 from flightline.features.aggregates import _fill_for_unmatched, _global_features, _key_features
 from flightline.features.catalog import _aggregate_feature_names
 from flightline.prediction_schema import Flight
-
-if TYPE_CHECKING:  # serving_request imports this module's callers; the type only
-    from flightline.serving_request import PlainFlight
+from flightline.serving_request import PlainFlight
 
 # A flight's key values, in this order, for every aggregation key (features.catalog._KEY_DTYPES).
 _KEY_ORDER = ("_all", "carrier", "origin", "dest", "tailnum", "flight_number", "sched_dep_hour")
