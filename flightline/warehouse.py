@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import re
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import duckdb
@@ -139,6 +142,45 @@ def replace_rows(
             (f"INSERT INTO {name} BY NAME SELECT * FROM _frame", []),
         ],
     )
+
+
+# A new DuckDB file is its header blocks (3 x 4 KiB) with the magic bytes at offset 8.
+_HEADER_BYTES = 12_288
+_MAGIC = b"DUCK"
+
+
+def _interrupted_creation(path: Path) -> bool:
+    """``path`` is what a process killed while creating a database leaves: no magic bytes,
+    no larger than the header and no write-ahead log, so it holds no data."""
+    wal = path.with_name(path.name + ".wal")
+    if wal.exists() or path.stat().st_size > _HEADER_BYTES:
+        return False
+    with path.open("rb") as file:
+        return file.read(12)[8:12] != _MAGIC
+
+
+def ensure_database(path: str | Path) -> None:
+    """Make sure the DuckDB file ``path`` exists and is whole.
+
+    DuckDB creates a missing file in place, so a run killed at that moment leaves a file every
+    later run refuses ("not a valid DuckDB database file"). Here a new file is created beside
+    it and linked into place (never over a file another process just created), and a file an
+    interrupted creation left behind is removed first.
+    """
+    path = Path(path)
+    if path.exists():
+        if not _interrupted_creation(path):
+            return
+        path.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{uuid.uuid4().hex}.creating")
+    duckdb.connect(str(draft)).close()
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass  # another process created it first: theirs is whole too
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 def connect_read_only(delays: Sequence[float] | None = None) -> duckdb.DuckDBPyConnection:

@@ -12,6 +12,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from flightline import settings
+from flightline.warehouse import ensure_database
 from resources.dbt import DbtCli, dbt_project
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ class Warehouse(DuckDBResource):
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if not self.lake:
+            ensure_database(self.database)
             with super().get_connection() as conn:
                 yield conn
             return
