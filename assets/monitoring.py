@@ -9,6 +9,7 @@ from assets.features import flight_features as flight_features_asset
 from assets.metadata import rounded_metadata
 from assets.model import png_markdown
 from assets.partitions import monthly_partitions
+from assets.plots import distribution_svg, psi_by_month_svg
 from assets.policies import FOLLOWS_UPSTREAM, WAREHOUSE_POOL
 from assets.serving import PREDICTIONS_TABLE, flight_predictions
 from flightline.drift import (
@@ -17,7 +18,12 @@ from flightline.drift import (
     drift_summary,
     feature_psi,
 )
-from flightline.drift_plots import histograms_png, psi_by_month_png
+from flightline.drift_plots import (
+    feature_shares,
+    histograms_png,
+    psi_by_month_png,
+    top_drifting,
+)
 from flightline.feature_table import FEATURES_TABLE
 from flightline.features import (
     AGGREGATE_FEATURES,
@@ -138,6 +144,22 @@ def feature_drift(
                             dg.TableColumn("drifting", "bool"),
                         ]
                     ),
+                ),
+                **{
+                    f"drift_{i + 1}_{feature}": distribution_svg(
+                        feature,
+                        value,
+                        *feature_shares(
+                            baseline, current, feature, feature in CATEGORICAL_FEATURES
+                        ),
+                        labels,
+                    )
+                    for i, (feature, value) in enumerate(top_drifting(table))
+                },
+                "psi_by_month": psi_by_month_svg(
+                    history["flight_month"].to_list(),
+                    history["max_psi"].to_list(),
+                    DRIFT_THRESHOLD,
                 ),
                 "plot_top_drifting_features": png_markdown(
                     "reference vs current",

@@ -1,14 +1,14 @@
-"""ROC and calibration for the UI: compact tables and small inline charts.
+"""Charts for the UI: ROC, calibration and drift as compact tables and small inline charts.
 
 The Dagster UI has no image metadata. It renders a table inline, and markdown inline only when it
 is under 1,000 characters; a PNG in markdown is far larger, so it hides behind "[Show Markdown]".
-So the model's page shows each curve as a table of a few points and as an SVG chart small enough
-to render inline (a data URI of a few hundred characters); the full PNG plots stay one click away.
+So the model's and the drift's pages show each curve as an SVG chart small enough to render
+inline (a data URI of a few hundred characters); the full PNG plots stay one click away.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 import dagster as dg
@@ -79,16 +79,19 @@ def _table(rows: list[dict], columns: list[str], what: str) -> dg.MetadataValue:
     )
 
 
-def _svg_chart(lines: list[list[tuple[float, float]]], title: str, names: list[str]) -> str:
-    """A 0..1 x 0..1 chart of polylines with a dotted diagonal, as markdown with a data URI."""
+def _svg_chart(
+    lines: list[list[tuple[float, float]]], title: str, names: list[str], diagonal: bool = True
+) -> str:
+    """A 0..1 x 0..1 chart of polylines (with a dotted diagonal), as markdown with a data URI."""
     size = 100
     parts = [
         # Round caps: a curve of one point (all predictions in one bin) still shows as a dot.
         f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='-2 -2 {size + 4} {size + 4}' "
         "width='220' height='220' stroke-linecap='round'>",
         f"<rect x='0' y='0' width='{size}' height='{size}' fill='white' stroke='#999'/>",
-        f"<path d='M0 {size}L{size} 0' stroke='#999' stroke-dasharray='2'/>",
     ]
+    if diagonal:
+        parts.append(f"<path d='M0 {size}L{size} 0' stroke='#999' stroke-dasharray='2'/>")
     for color, points in zip(COLORS, lines, strict=False):
         points = points if len(points) > 1 else points * 2
         xy = " ".join(f"{x * size:.0f},{size - y * size:.0f}" for x, y in points)
@@ -113,3 +116,39 @@ def calibration_svg(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> dg.Metad
         [(r["mean_p"], r["observed"]) for r in reliability_curve(y, p)] for p in scores.values()
     ]
     return dg.MetadataValue.md(_svg_chart(lines, "calibration curve", list(scores)))
+
+
+def _scaled(values: Sequence[float], top: float) -> list[tuple[float, float]]:
+    """Evenly spaced points with heights as shares of ``top``."""
+    step = 1 / max(len(values) - 1, 1)
+    return [(i * step, float(v) / top if top > 0 else 0.0) for i, v in enumerate(values)]
+
+
+def distribution_svg(
+    feature: str,
+    psi: float,
+    bins: Sequence[str],
+    reference: np.ndarray,
+    current: np.ndarray,
+    labels: tuple[str, str],
+) -> dg.MetadataValue:
+    """Share of flights per bin of ``feature`` in the reference (blue) and current (orange)
+    month, scaled to the larger share, small enough to show inline."""
+    if not len(bins):
+        return dg.MetadataValue.md(f"**{feature}**, PSI {psi:.2f}: no values")
+    top = max(float(np.max(reference)), float(np.max(current)))
+    lines = [_scaled(reference, top), _scaled(current, top)]
+    chart = _svg_chart(lines, feature, list(labels), diagonal=False)
+    what = f"**{feature}**, PSI {psi:.2f}: share of flights per bin, {bins[0]} … {bins[-1]}"
+    return dg.MetadataValue.md(f"{what}\n\n{chart}")
+
+
+def psi_by_month_svg(
+    months: Sequence[str], max_psi: Sequence[float], threshold: float
+) -> dg.MetadataValue:
+    """The largest PSI of each month (blue) against the drift threshold (orange)."""
+    top = max([*max_psi, 2 * threshold])
+    lines = [_scaled(max_psi, top), _scaled([threshold] * max(len(months), 2), top)]
+    names = [f"largest PSI, {months[0]} … {months[-1]}", f"drift threshold {threshold}"]
+    chart = _svg_chart(lines, "PSI by month", names, diagonal=False)
+    return dg.MetadataValue.md(f"top of the chart: PSI {top:.2f}\n\n{chart}")

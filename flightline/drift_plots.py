@@ -19,6 +19,30 @@ def _shares(values: pl.Series, edges: np.ndarray | None) -> tuple[list[str], np.
     return [f"{e:.3g}" for e in edges[:-1]], counts / max(values.len(), 1)
 
 
+def feature_shares(
+    reference: pl.DataFrame, current: pl.DataFrame, feature: str, categorical: bool
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Bin labels and the share of reference and current flights in each bin of ``feature``:
+    the reference's 15 most common values for a category, else 20 equal bins over the pooled
+    1st-99th percentiles."""
+    if categorical:
+        names, ref = _shares(reference[feature], None)
+        names, ref = names[:15], ref[:15]
+        counts = dict(zip(*_shares(current[feature], None), strict=True))
+        return names, ref, np.array([counts.get(n, 0.0) for n in names])
+    both = pl.concat([reference[feature], current[feature]]).cast(pl.Float64)
+    finite = both.drop_nulls().drop_nans()
+    lo, hi = (finite.quantile(0.01), finite.quantile(0.99)) if finite.len() else (0, 1)
+    edges = np.linspace(lo, hi if hi > lo else lo + 1, 21)
+    names, ref = _shares(reference[feature], edges)
+    return names, ref, _shares(current[feature], edges)[1]
+
+
+def top_drifting(psi: pl.DataFrame, top: int = 4) -> list[tuple[str, float]]:
+    """The ``top`` features with the largest PSI and their PSI (``psi`` is sorted by it)."""
+    return list(zip(psi.head(top)["feature"], psi.head(top)["psi"], strict=True))
+
+
 def histograms_png(
     reference: pl.DataFrame,
     current: pl.DataFrame,
@@ -28,28 +52,15 @@ def histograms_png(
     top: int = 4,
 ) -> bytes:
     """Reference vs current distribution of the ``top`` features with the largest PSI."""
-    features = psi.head(top)["feature"].to_list()
+    features = top_drifting(psi, top)
     fig = new_figure(figsize=(4.0 * len(features), 3.2))
-    for i, feature in enumerate(features):
+    for i, (feature, value) in enumerate(features):
         ax = fig.add_subplot(1, len(features), i + 1)
-        if feature in categorical:
-            names, ref = _shares(reference[feature], None)
-            names, ref = names[:15], ref[:15]
-            counts = dict(zip(*_shares(current[feature], None), strict=True))
-            cur = np.array([counts.get(n, 0.0) for n in names])
-            x = np.arange(len(names))
-            ax.bar(x - 0.2, ref, width=0.4, label=labels[0])
-            ax.bar(x + 0.2, cur, width=0.4, label=labels[1])
-            ax.set_xticks(x, names, rotation=90, fontsize=6)
-        else:
-            both = pl.concat([reference[feature], current[feature]]).cast(pl.Float64)
-            finite = both.drop_nulls().drop_nans()
-            lo, hi = (finite.quantile(0.01), finite.quantile(0.99)) if finite.len() else (0, 1)
-            edges = np.linspace(lo, hi if hi > lo else lo + 1, 21)
-            for frame, label in ((reference, labels[0]), (current, labels[1])):
-                _, share = _shares(frame[feature], edges)
-                ax.stairs(share, edges, label=label, fill=label == labels[0], alpha=0.5)
-        value = psi.filter(pl.col("feature") == feature)["psi"][0]
+        names, ref, cur = feature_shares(reference, current, feature, feature in categorical)
+        x = np.arange(len(names))
+        ax.bar(x - 0.2, ref, width=0.4, label=labels[0])
+        ax.bar(x + 0.2, cur, width=0.4, label=labels[1])
+        ax.set_xticks(x, names, rotation=90, fontsize=6)
         ax.set_title(f"{feature} (PSI {value:.2f})", fontsize=9)
         ax.set_ylabel("share of flights", fontsize=8)
         ax.legend(fontsize=7)

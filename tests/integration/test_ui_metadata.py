@@ -7,6 +7,7 @@ reach Dagster fails here.
 
 import dagster as dg
 import numpy as np
+import polars as pl
 import pytest
 import yaml
 
@@ -148,3 +149,33 @@ def test_roc_and_calibration_are_small_enough_to_show_inline():
     calibration = calibration_table(y, scores["LightGBM (as served)"])
     assert sum(r.data["flights"] or 0 for r in calibration.records) == y.size
     assert calibration.records[-1].data["bin"] == "ECE"
+
+
+def test_drift_charts_are_small_enough_to_show_inline():
+    from assets.plots import MARKDOWN_INLINE_LIMIT, distribution_svg, psi_by_month_svg
+    from flightline.drift_plots import feature_shares
+
+    rng = np.random.default_rng(0)
+    reference = pl.DataFrame(
+        {
+            "temp": rng.normal(40, 10, 20_000),
+            "carrier_cat": rng.choice(list("ABCDEFGHIJKLMNOP"), 20_000),
+        }
+    )
+    current = pl.DataFrame(
+        {"temp": rng.normal(60, 10, 20_000), "carrier_cat": rng.choice(list("ABCD"), 20_000)}
+    )
+    labels = ("2012-01 (reference)", "2013-01")
+    for feature, categorical in (("temp", False), ("carrier_cat", True)):
+        bins, ref, cur = feature_shares(reference, current, feature, categorical)
+        assert len(bins) == (15 if categorical else 20)
+        chart = distribution_svg(feature, 3.84, bins, ref, cur, labels).value
+        assert len(chart) < MARKDOWN_INLINE_LIMIT
+        assert chart.startswith(f"**{feature}**, PSI 3.84") and "orange: 2013-01" in chart
+    # the current month moved right: its share is in the upper bins, the reference's lower
+    bins, ref, cur = feature_shares(reference, current, "temp", False)
+    assert ref[:10].sum() > 0.8 and cur[10:].sum() > 0.8
+
+    months = [f"{y}-{m:02d}" for y in (2013, 2014) for m in range(1, 13)]
+    chart = psi_by_month_svg(months, list(rng.random(24)), 0.2).value
+    assert len(chart) < MARKDOWN_INLINE_LIMIT and "2013-01 … 2014-12" in chart
