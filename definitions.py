@@ -9,7 +9,7 @@ from assets.metadata import with_owners
 from assets.model import backtest, champion_model, delay_model
 from assets.monitoring import feature_drift, model_performance
 from assets.raw import raw_assets
-from assets.serving import bento_model, flight_delay_bento, flight_predictions
+from assets.serving import bento_model, delay_service_bento, flight_predictions
 from jobs import (
     backtest_job,
     features_job,
@@ -38,7 +38,7 @@ defs = dg.Definitions(
             champion_model,
             backtest,
             bento_model,
-            flight_delay_bento,
+            delay_service_bento,
             flight_predictions,
             feature_drift,
             model_performance,

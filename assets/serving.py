@@ -49,7 +49,7 @@ def bento_model(
 
 
 @dg.asset(
-    key=["serving", "flight_delay_bento"],
+    key=["serving", "delay_service_bento"],
     group_name="serving",
     deps=[bento_model],
     kinds={"bentoml"},
@@ -58,7 +58,7 @@ def bento_model(
         "Serve it with `make serve`."
     ),
 )
-def flight_delay_bento(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def delay_service_bento(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     model_tag = latest_metadata(context.instance, bento_model.key)["bentoml_model_tag"]
     bento_tag, size = build_bento(model_tag, labels={"dagster_run_id": context.run.run_id})
     return dg.MaterializeResult(

@@ -24,11 +24,11 @@ from flightline.prediction_schema import Flight
 from flightline.scoring import SERVING_NUM_THREADS, load_scoring_model
 from flightline.serving_fast import score_requests
 
-MODEL_TAG = os.environ.get("FLIGHTLINE_MODEL_TAG", "flight_delay_model:latest")
+MODEL_TAG = os.environ.get("FLIGHTLINE_MODEL_TAG", "delay_model:latest")
 
 
-@bentoml.service(name="flight_delay_adaptive", traffic={"timeout": 60}, workers="cpu_count")
-class FlightDelayAdaptive:
+@bentoml.service(name="delay_service_adaptive", traffic={"timeout": 60}, workers="cpu_count")
+class DelayServiceAdaptive:
     model_ref = bentoml.models.BentoModel(MODEL_TAG)
 
     def __init__(self) -> None:

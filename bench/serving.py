@@ -70,7 +70,7 @@ from bench.serving_inprocess import in_process
 from bench.serving_rows import BATCH_SIZE, CONCURRENCY, build_rows, format_table
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-BENTO_NAME = "flight_delay_service"
+BENTO_NAME = "delay_service"
 READY_TIMEOUT_S = 120
 DEFAULT_SOAK_S = 600.0
 SOAK_LOAD = 0.8  # of the best req/s measured: loaded, not saturated
@@ -262,7 +262,7 @@ def run_serving_benchmark(
     n_batch = 6 if quick else 20
     env = _bento_env(home)
     if workers is not None:
-        env["BENTOML_CONFIG_OPTIONS"] = f"services.flight_delay.workers={workers}"
+        env["BENTOML_CONFIG_OPTIONS"] = f"services.delay_service.workers={workers}"
     workers = workers or os.cpu_count() or 1  # the service's workers="cpu_count"
 
     local = in_process(folder, single, batches, past, quick)

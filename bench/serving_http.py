@@ -102,10 +102,10 @@ def measure_adaptive(
 
     env = {**env, "FLIGHTLINE_MODEL_TAG": model_tag}
     env["FLIGHTLINE_HOME"] = str(workdir / "adaptive_home")  # its prediction log, not home's
-    env["BENTOML_CONFIG_OPTIONS"] = f"services.flight_delay_adaptive.workers={workers}"
+    env["BENTOML_CONFIG_OPTIONS"] = f"services.delay_service_adaptive.workers={workers}"
     folder = workdir / "adaptive"
     folder.mkdir(exist_ok=True)
-    target = "bench.adaptive_service:FlightDelayAdaptive"
+    target = "bench.adaptive_service:DelayServiceAdaptive"
     process, url, _ = start_bento_server(target, folder, env, working_dir=PROJECT_ROOT)
     try:
         _wait_http(url + "/readyz", process, 120)

@@ -5,13 +5,13 @@
     GET|POST /model_card    the model card (metrics, features, data window, versions)
 
 Build a bento pinned to one model with ``flightline.bento_store.build_bento(model_tag)``, then
-``bentoml serve flight_delay_service:<version>``. Validation, features and scoring are plain code
+``bentoml serve delay_service:<version>``. Validation, features and scoring are plain code
 in ``flightline.scoring``; this module only wires them to HTTP.
 
 A ``POST /predict`` body that is plainly valid (:mod:`flightline.serving_request`: the common
 case) is answered by ``ServiceGuard`` ahead of BentoML's API wrapper, whose pydantic input model,
 serde and dispatch cost ~2 ms of CPU per request, several times the scoring of a flight; any
-other body goes to the :meth:`FlightDelay.predict` API, which validates it with pydantic and
+other body goes to the :meth:`DelayService.predict` API, which validates it with pydantic and
 answers errors as BentoML does. Both score through the same queue.
 
 Requests that arrive while a worker is scoring wait and are then scored together in one call
@@ -70,7 +70,7 @@ logger = logging.getLogger("flightline.service")
 
 class Args(BaseModel):
     # Pinned at build time (bento_store.build_bento); "latest" only for `bentoml serve` from source.
-    model_tag: str = "flight_delay_model:latest"
+    model_tag: str = "delay_model:latest"
     max_rows: int = DEFAULT_MAX_ROWS
     # Flights further past the snapshot's as-of day are refused with 422 (never scored silently).
     max_stale_days: int = int(os.environ.get("FLIGHTLINE_MAX_STALE_DAYS", DEFAULT_MAX_STALE_DAYS))
@@ -110,14 +110,14 @@ def bento_tag() -> str | None:
 # BentoML's OpenTelemetry middleware opens spans for every request even with no exporter
 # configured (the default), where they are dropped: measured in process, 0.8-1.2 ms of CPU per
 # single-flight request, more than scoring it. /predict is left out of tracing; to trace it,
-# configure an exporter and set services.flight_delay.tracing.excluded_urls (BENTOML_CONFIG_OPTIONS).
+# configure an exporter and set services.delay_service.tracing.excluded_urls (BENTOML_CONFIG_OPTIONS).
 @bentoml.service(
-    name="flight_delay",
+    name="delay_service",
     traffic={"timeout": 60},
     workers="cpu_count",
     tracing={"excluded_urls": "/predict"},
 )
-class FlightDelay:
+class DelayService:
     model_ref = bentoml.models.BentoModel(args.model_tag)
 
     def __init__(self) -> None:
@@ -241,8 +241,8 @@ class FlightDelay:
 # The request body limit (413; FLIGHTLINE_MAX_BODY_BYTES), /docs.json as it really answers, and
 # plainly valid POST /predict bodies answered before BentoML's API wrapper (its pydantic model,
 # serde and dispatch cost ~2 ms per request: several times a single flight's scoring).
-FlightDelay.add_asgi_middleware(
+DelayService.add_asgi_middleware(
     ServiceGuard,
-    openapi=lambda: FlightDelay.openapi_spec.asdict(),
+    openapi=lambda: DelayService.openapi_spec.asdict(),
     plain_routes=_plain_routes,
 )

@@ -22,7 +22,7 @@ from playwright.sync_api import Page, sync_playwright
 # name -> (path in the UI, viewport height, crop height or None)
 PAGES = {
     "asset_graph": (
-        "/assets/serving/flight_delay_bento?view=lineage&lineageScope=upstream&lineageDepth=10",
+        "/assets/serving/delay_service_bento?view=lineage&lineageScope=upstream&lineageDepth=10",
         1150,
         None,
     ),

@@ -2,7 +2,7 @@
 
 * :func:`save_model_to_bentoml` copies a registry version folder (``model.txt``,
   ``model_card.json``, ``online_features/``) into the BentoML model store as
-  ``flight_delay_model:<version>``; saving the same version again returns the existing tag.
+  ``delay_model:<version>``; saving the same version again returns the existing tag.
 * :func:`build_bento` builds the service in ``bentos/service.py`` into a bento pinned to one exact
   model tag (a template argument: ``name:latest`` would be re-resolved at serve time).
 * :func:`latest_bento_tag` / :func:`bento_for_model` find what was built.
@@ -25,9 +25,9 @@ from bentoml.exceptions import BentoMLException, NotFound
 
 from flightline.scoring import CARD_FILE, MODEL_FILE, STATE_DIR, load_scoring_model
 
-MODEL_NAME = "flight_delay_model"
-BENTO_NAME = "flight_delay_service"
-SERVICE = "bentos.service:FlightDelay"
+MODEL_NAME = "delay_model"
+BENTO_NAME = "delay_service"
+SERVICE = "bentos.service:DelayService"
 SERVICE_MODULE = "bentos.service"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The service and the whole flightline package (plain Python: the service imports a few of its

@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
         tag = latest_bento_tag()
         if tag is None:
             raise SystemExit(
-                "no bento built yet: run `make run` (or materialize serving/flight_delay_bento)"
+                "no bento built yet: run `make run` (or materialize serving/delay_service_bento)"
             )
         print(f"serving {tag} on http://{args.host}:{args.port}")
         os.execvp(

@@ -1,6 +1,6 @@
 """The serving fast path: the snapshot's aggregates as flat arrays, one feature row per flight.
 
-:func:`flightline.features.flight_features` costs ~50 Polars operations per call whatever the
+:func:`flightline.features.flight_feature_rows` costs ~50 Polars operations per call whatever the
 number of flights. A served request asks about a few flights on days the snapshot covers, whose
 aggregates depend only on (key, effective day). So at model load :func:`build_snapshot_arrays`
 evaluates the shared rules of :mod:`flightline.features.aggregates` (``_global_features``,

@@ -24,7 +24,7 @@ training_job = dg.define_asset_job(
     "training",
     selection=(
         dg.AssetSelection.groups("features", "model")
-        | dg.AssetSelection.assets(["serving", "bento_model"], ["serving", "flight_delay_bento"])
+        | dg.AssetSelection.assets(["serving", "bento_model"], ["serving", "delay_service_bento"])
     )
     - dg.AssetSelection.assets(BACKTEST),
     description="Features → LightGBM model → validation gate → champion → BentoML model and bento.",

@@ -54,7 +54,7 @@ def served_log(trained):
             batch,
             scores,
             model_version=OLDER if i == 2 else model.version,
-            bento_tag="flight_delay_service:test",
+            bento_tag="delay_service:test",
             request_id=f"request-{i}",
             served_at=served_at,
         )

@@ -13,7 +13,7 @@ from tests.integration.conftest import SMALL_HISTORY_GATE
 
 BENTO_ASSETS = [
     dg.AssetKey(["serving", "bento_model"]),
-    dg.AssetKey(["serving", "flight_delay_bento"]),
+    dg.AssetKey(["serving", "delay_service_bento"]),
 ]
 MODEL_TO_BENTO = dg.AssetSelection.assets(DELAY_MODEL, ["model", "champion_model"], *BENTO_ASSETS)
 
@@ -135,13 +135,13 @@ def test_serving_assets_build_a_bento_and_score_a_month_with_the_champion(traine
     champion = trained.resources["artifacts"].registry.champion()
     result = trained.materialize(dg.AssetSelection.assets(*BENTO_ASSETS))
     bento_tag = (
-        result.asset_materializations_for_node("serving__flight_delay_bento")[0]
+        result.asset_materializations_for_node("serving__delay_service_bento")[0]
         .metadata["bento_tag"]
         .value
     )
     bento = bentoml.bentos.get(bento_tag)
     assert bento.info.labels["model_version"] == champion
-    assert bento.info.args["model_tag"].startswith("flight_delay_model:")
+    assert bento.info.args["model_tag"].startswith("delay_model:")
 
     trained.materialize(
         dg.AssetSelection.assets(["serving", "flight_predictions"]), partition_key="2013-03-01"

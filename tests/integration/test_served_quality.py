@@ -110,8 +110,8 @@ def test_a_partial_year_run_ends_with_a_champion_and_a_bento(partial_year):
     assert champion is not None
     card = registry.card(champion)
     assert card["data_window"]["test_month"] == TEST_MONTH and card["gate"]["passed"]
-    assert bento_for_model(f"flight_delay_model:{model_tag_version(champion)}") is not None
-    assert "bento: flight_delay_service:" in result.stdout
+    assert bento_for_model(f"delay_model:{model_tag_version(champion)}") is not None
+    assert "bento: delay_service:" in result.stdout
 
 
 def test_the_service_delivers_the_cards_as_served_auc(served_as_of_test_month):

@@ -22,7 +22,7 @@ def exec_calls(monkeypatch, tmp_path) -> list[list[str]]:
         raise SystemExit(0)
 
     monkeypatch.setattr(cli.os, "execvp", execvp)
-    monkeypatch.setattr("flightline.bento_store.latest_bento_tag", lambda: "flight_delay:v1")
+    monkeypatch.setattr("flightline.bento_store.latest_bento_tag", lambda: "delay_service:v1")
     return calls
 
 

@@ -87,7 +87,7 @@ GENERATED = {
         },
         "/model_card": {
             "post": {
-                "operationId": "flight_delay__model_card",
+                "operationId": "delay_service__model_card",
                 "responses": {200: {"description": "card"}},
             }
         },
@@ -104,7 +104,7 @@ def test_the_document_says_what_the_service_answers():
     bad = predict["400"]["content"]["application/json"]["schema"]["anyOf"]
     assert bad[0]["properties"]["detail"]["type"] == "array"  # BentoML's says string
     get = doc["paths"]["/model_card"]["get"]
-    assert get["operationId"] == "flight_delay__model_card_get" and "requestBody" not in get
+    assert get["operationId"] == "delay_service__model_card_get" and "requestBody" not in get
     assert "503" in doc["paths"]["/readyz"]["get"]["responses"]
     assert GENERATED["paths"]["/predict"]["post"]["responses"].keys() == {200, 404}  # unchanged
 
@@ -141,7 +141,7 @@ def test_serve_binds_loopback_unless_told(monkeypatch, tmp_path):
         raise SystemExit(0)
 
     monkeypatch.setattr(cli.os, "execvp", execvp)
-    monkeypatch.setattr("flightline.bento_store.latest_bento_tag", lambda: "flight_delay:v1")
+    monkeypatch.setattr("flightline.bento_store.latest_bento_tag", lambda: "delay_service:v1")
     for argv in (["serve"], ["serve", "--host", "0.0.0.0", "--port", "4000"]):
         with pytest.raises(SystemExit):
             cli.main(argv)
