@@ -2,6 +2,7 @@
 
 import dagster as dg
 import duckdb
+import pytest
 
 from assets.dbt import dbt_models, dbt_monthly_models
 from assets.event_log import latest_metadata
@@ -34,6 +35,7 @@ def counts(resources) -> dict[str, int]:
     return {t: query(resources, f"SELECT count(*) FROM {t}")[0][0] for t in tables}
 
 
+@pytest.mark.slow  # four ingest runs of two real months: minutes, like the trained fixtures
 def test_two_months_flow_from_landing_to_marts_and_reruns_change_nothing(warehouse_env):
     for month in (JAN, FEB):
         result = materialize(warehouse_env, month)
