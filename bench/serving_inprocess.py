@@ -36,13 +36,8 @@ def in_process(
 ) -> dict[str, Any]:
     """Timings of the service's steps on the bento's model (see the keys of the result)."""
     from flightline.prediction_log import PredictionLog
-    from flightline.prediction_schema import PredictRequest, Provenance
-    from flightline.scoring import (
-        DEFAULT_MAX_ROWS,
-        SERVING_NUM_THREADS,
-        load_scoring_model,
-        score_request_batch,
-    )
+    from flightline.prediction_schema import DEFAULT_MAX_ROWS, PredictRequest, Provenance
+    from flightline.scoring import SERVING_NUM_THREADS, load_scoring_model, score_request_batch
     from flightline.serving_fast import score_requests
     from flightline.serving_request import parse_plain_request
 
