@@ -5,8 +5,9 @@ cover (:mod:`flightline.serving_snapshot`: every flight on or after the snapshot
 the days of its horizon before it) are assembled in numpy and scored in ONE ``predict`` call; any
 other request goes through :func:`flightline.scoring.score_request_batch` (the general path).
 Either way each request gets a :class:`RequestScores` of plain arrays, from which its response
-document and its log lines are written with ``json`` (no per-request DataFrame: for one flight,
-building Polars frames cost more than the model).
+document and its log lines are written with ``orjson``, one dict per flight, whatever the number
+of flights (no per-request DataFrame: for one flight, building Polars frames cost more than the
+model; for 1,000, the Polars writers cost ~2x these).
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 import numpy as np
+import orjson
 import polars as pl
 
-from flightline.prediction_log import LOG_SCHEMA, prediction_rows
-from flightline.prediction_schema import Flight, response_json
+from flightline.prediction_log import LOG_SCHEMA
+from flightline.prediction_schema import Flight
 from flightline.scoring import ScoringModel, explanations, score_request_batch
 from flightline.serving_request import PlainFlight
 from flightline.serving_snapshot import FLAGS
@@ -30,11 +33,12 @@ from flightline.serving_snapshot import FLAGS
 # A validated flight: the pydantic model, or the same fields parsed without it (serving_request).
 ValidFlight = Flight | PlainFlight
 
-_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
-# Above this many flights, a request's response and log lines are written by Polars (one
-# vectorized writer) rather than a dict per flight: the two cost the same near 100 flights
-# (BENCHMARKS.md); both write the same documents (tests/unit/test_serving_snapshot.py).
-POLARS_WRITER_ROWS = 100
+# Prediction's fields, in order (prediction_schema.Prediction).
+_PREDICTION_FIELDS = ("flight_id", "delay_probability", "delayed", *FLAGS, "explanation")
+_LOG_FIELDS = tuple(LOG_SCHEMA)
+assert set(_PREDICTION_FIELDS) <= set(_LOG_FIELDS)
+_LINE = orjson.OPT_APPEND_NEWLINE
+_dump = orjson.dumps
 
 
 @dataclass(frozen=True)
@@ -63,24 +67,26 @@ class RequestScores:
             columns["explanation"] = pl.Series(self.explanations)
         return pl.DataFrame(columns)
 
+    def _columns(self) -> dict[str, Any]:
+        """The Prediction fields as columns (plain Python values; ``repeat`` for a constant)."""
+        return {
+            "flight_id": self.flight_ids,
+            "delay_probability": self.probability.tolist(),
+            "delayed": self.delayed.tolist(),
+            **{name: self.flags[name].tolist() for name in FLAGS},
+            "explanation": repeat(None) if self.explanations is None else self.explanations,
+        }
+
     def predictions(self) -> list[dict[str, Any]]:
         """:class:`~flightline.prediction_schema.Prediction` dicts, its fields in order."""
-        flags = {k: v.tolist() for k, v in self.flags.items()}
-        probability, delayed = self.probability.tolist(), self.delayed.tolist()
-        out = []
-        for i, flight_id in enumerate(self.flight_ids):
-            row = {"flight_id": flight_id, "delay_probability": probability[i]}
-            row["delayed"] = delayed[i]
-            row.update((k, v[i]) for k, v in flags.items())
-            row["explanation"] = self.explanations[i] if self.explanations is not None else None
-            out.append(row)
-        return out
+        columns = self._columns()
+        rows = zip(*(columns[name] for name in _PREDICTION_FIELDS))  # noqa: B905 (repeat)
+        return [dict(zip(_PREDICTION_FIELDS, row, strict=True)) for row in rows]
 
     def response_json(self, provenance_json: bytes) -> bytes:
-        """The :class:`~flightline.scoring.PredictResponse` document (provenance pre-rendered)."""
-        if len(self.flight_ids) > POLARS_WRITER_ROWS:
-            return response_json(self.frame(), provenance_json)
-        predictions = _JSON(self.predictions()).encode()
+        """The :class:`~flightline.scoring.PredictResponse` document (provenance pre-rendered),
+        as :func:`~flightline.prediction_schema.response_json` writes it."""
+        predictions = _dump(self.predictions())
         return b'{"predictions":' + predictions + b',"provenance":' + provenance_json + b"}"
 
     def log_lines(
@@ -94,62 +100,29 @@ class RequestScores:
         """The request's prediction-log lines (``prediction_log.LOG_SCHEMA``, JSON Lines), as
         :func:`~flightline.prediction_log.prediction_rows` writes them."""
         served_at = served_at or datetime.now(UTC)
-        if len(self.flight_ids) > POLARS_WRITER_ROWS:
-            rows = prediction_rows(
-                _logged_fields(self.flights),
-                self.frame(),
-                model_version=model_version,
-                bento_tag=bento_tag,
-                request_id=request_id,
-                served_at=served_at,
-            )
-            data = rows.write_ndjson().encode()
-            return data if data.endswith(b"\n") else data + b"\n"
-        head = {
-            "served_at": served_at.astimezone(UTC).isoformat(),
-            "request_id": request_id or uuid.uuid4().hex,
+        flights = self.flights
+        columns = self._columns()
+        if self.explanations is not None:  # a JSON string in the log, as prediction_rows
+            columns["explanation"] = [json.dumps(e) for e in self.explanations]
+        columns |= {
+            "served_at": repeat(served_at.astimezone(UTC).isoformat()),
+            "request_id": repeat(request_id or uuid.uuid4().hex),
+            "carrier": [f.carrier for f in flights],
+            "flight_number": [f.flight for f in flights],
+            "tailnum": [f.tailnum for f in flights],
+            "origin": [f.origin for f in flights],
+            "dest": [f.dest for f in flights],
+            # YYYY-MM-DDTHH:MM:SS: departures are naive local times in MIN_YEAR..MAX_YEAR
+            "sched_dep_local": [
+                f.scheduled_departure.isoformat(timespec="seconds") for f in flights
+            ],
+            "model_version": repeat(model_version),
+            "bento_tag": repeat(bento_tag),
         }
-        lines = []
-        for f, p in zip(self.flights, self.predictions(), strict=True):
-            explanation = p.pop("explanation")
-            row = {
-                **head,
-                "flight_id": p["flight_id"],
-                "carrier": f.carrier,
-                "flight_number": f.flight,
-                "tailnum": f.tailnum,
-                "origin": f.origin,
-                "dest": f.dest,
-                "sched_dep_local": f.scheduled_departure.strftime("%Y-%m-%dT%H:%M:%S"),
-                "model_version": model_version,
-                "bento_tag": bento_tag,
-                **p,
-                "explanation": None if explanation is None else json.dumps(explanation),
-            }
-            lines.append(_JSON({c: row[c] for c in LOG_SCHEMA}))
-        return ("\n".join(lines) + "\n").encode() if lines else b""
-
-
-# Log column -> (flight attribute, type), as requests_frame has them.
-_LOGGED_FIELDS = {
-    "carrier": ("carrier", pl.String),
-    "flight_number": ("flight", pl.Int32),
-    "tailnum": ("tailnum", pl.String),
-    "origin": ("origin", pl.String),
-    "dest": ("dest", pl.String),
-    "sched_dep_local": ("scheduled_departure", pl.Datetime("us")),
-}
-
-
-def _logged_fields(flights: Sequence[ValidFlight]) -> pl.DataFrame:
-    """The request fields a log line holds, as ``requests_frame`` has them (only those: the
-    whole frame, with weather, cost half the writer's time)."""
-    return pl.DataFrame(
-        [
-            pl.Series(column, [getattr(f, attr) for f in flights], dtype=dtype)
-            for column, (attr, dtype) in _LOGGED_FIELDS.items()
-        ]
-    )
+        rows = zip(*(columns[name] for name in _LOG_FIELDS))  # noqa: B905 (repeat)
+        return b"".join(
+            _dump(dict(zip(_LOG_FIELDS, row, strict=True)), option=_LINE) for row in rows
+        )
 
 
 def _flight_ids(flights: Sequence[ValidFlight]) -> list[str]:

@@ -152,3 +152,34 @@ def test_whatever_the_values_a_plain_parse_equals_pydantics(flight_changes, weat
     got = plain_flights(data)
     if got is not None:
         assert got == pydantic_flights(data)
+
+
+FLIGHT_CHANGES = st.dictionaries(
+    st.sampled_from([*EXAMPLE_FLIGHT, "flight_id"]), CHANGE, max_size=2
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes=st.lists(FLIGHT_CHANGES, min_size=2, max_size=5))
+def test_several_flights_are_checked_field_by_field_as_pydantic_does(changes):
+    # The checks take a field of every flight at once: one bad flight among good ones, a mix of
+    # ints and floats, weather on some flights only must each come out as for pydantic.
+    flights = [changed(EXAMPLE_FLIGHT, c) for c in changes]
+    data = body(*flights)
+    got = plain_flights(data)
+    if got is not None:
+        assert got == pydantic_flights(data)
+    elif all(plain_flights(body(f)) is not None for f in flights):
+        pytest.fail("every flight is plain on its own, but not together")
+
+
+REQUEST_LEVEL = {"explain as a number", "no flights", "too many flights", "unknown key"}
+REQUEST_LEVEL |= {"not an object", "not JSON", "NaN", "not UTF-8", "UTF-16", "empty body"}
+
+
+@pytest.mark.parametrize("name", sorted(set(NOT_PLAIN) - REQUEST_LEVEL))
+def test_one_bad_flight_among_plain_ones_is_left_to_pydantic(name):
+    good = [EXAMPLE_FLIGHT, no_weather(), {**EXAMPLE_FLIGHT, "distance": 700}]
+    assert plain_flights(body(*good)) == pydantic_flights(body(*good)) is not None
+    (bad,) = json.loads(NOT_PLAIN[name])["flights"]
+    assert parse_plain_request(body(*good[:2], bad, good[2]), MAX_ROWS) is None
