@@ -49,7 +49,6 @@ _ROW_FEATURES = (
     "state_stale_days",
 )
 FLAGS = (*F.FLAG_COLUMNS, "history_incomplete")
-_NAN = float("nan")
 
 
 @dataclass(frozen=True)
@@ -155,10 +154,9 @@ class SnapshotArrays:
                 )
             )
         matrix = np.empty((n, self.width), dtype=np.float32)
-        # None -> NaN as feature_matrix does; float64 first, so temp - dewp is rounded once.
-        matrix[:, self.row_positions] = np.array(
-            [[_NAN if v is None else v for v in row] for row in rows], dtype=np.float64
-        )
+        # numpy converts None to NaN, as feature_matrix does; float64 first, so temp - dewp is
+        # rounded once.
+        matrix[:, self.row_positions] = np.array(rows, dtype=np.float64)
         days = np.asarray(day_index, dtype=np.intp)
         for key in self.keys:
             slot, get, getter = len(key.index), key.index.get, key.getter
