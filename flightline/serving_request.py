@@ -113,7 +113,6 @@ assert set(WEATHER_COLUMNS) == _WEATHER_KEYS
 
 
 _NUMBER = frozenset({int, float})
-_NUMBER_OR_NONE = frozenset({int, float, type(None)})
 _STRING = frozenset({str})
 _STRING_OR_NONE = frozenset({str, type(None)})
 _columns = {name: itemgetter(name) for name in _REQUIRED}  # KeyError: a required field is absent
@@ -124,20 +123,19 @@ assert {"carrier", "flight", "origin", "dest", "scheduled_departure"} == _REQUIR
 # ~10 µs, half the work of a 1,000-flight request; by columns they cost a few.
 
 
-def _within(values: list[Any], low: float, high: float, low_open: bool = False) -> bool:
-    """Every value None, or an int or float within the bounds (JSON has no NaN: orjson)."""
+def _floats(values: list[Any], low: float, high: float, low_open: bool = False) -> list | None:
+    """The values as a float field of pydantic's has them (ints as floats, None kept); None if
+    one is not an int or float within the bounds (JSON has no NaN: orjson)."""
     present = [v for v in values if v is not None]
     if not present:
-        return True
-    if not set(map(type, present)) <= _NUMBER:
-        return False
+        return values
+    types = set(map(type, present))
+    if not types <= _NUMBER:
+        return None
     least = min(present)
-    return (low < least if low_open else low <= least) and max(present) <= high
-
-
-def _as_floats(values: list[Any]) -> list[float | None]:
-    """ints as floats, as pydantic's float fields."""
-    if int not in set(map(type, values)):
+    if not ((low < least if low_open else low <= least) and max(present) <= high):
+        return None
+    if int not in types:
         return values
     return [v if v is None or type(v) is float else float(v) for v in values]
 
@@ -158,10 +156,10 @@ def _weathers(values: list[Any]) -> list[PlainWeather | None] | None:
         return None
     columns = []
     for name, (low, high) in zip(WEATHER_COLUMNS, _WEATHER_BOUNDS, strict=True):
-        column = [w.get(name) for w in given]
-        if not _within(column, low, high):
+        column = _floats([w.get(name) for w in given], low, high)
+        if column is None:
             return None
-        columns.append(_as_floats(column))
+        columns.append(column)
     weathers = map(PlainWeather, *columns)
     return [None if w is None else next(weathers) for w in values]
 
@@ -213,12 +211,12 @@ def _flights(items: list[Any]) -> list[PlainFlight] | None:
         and min(numbers) >= _FLIGHT_LOW
         and max(numbers) <= _FLIGHT_HIGH
         and all(map(_flight_id_ok, flight_ids))
-        and _within(distances, _DISTANCE_LOW, _DISTANCE_HIGH, low_open=True)
     ):
         return None
+    distances = _floats(distances, _DISTANCE_LOW, _DISTANCE_HIGH, low_open=True)
     departures = _departures(departures)
     weathers = _weathers([item.get("weather") for item in items])
-    if departures is None or weathers is None:
+    if distances is None or departures is None or weathers is None:
         return None
     return list(
         map(
@@ -230,7 +228,7 @@ def _flights(items: list[Any]) -> list[PlainFlight] | None:
             origins,
             dests,
             departures,
-            _as_floats(distances),
+            distances,
             weathers,
         )
     )
