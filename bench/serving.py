@@ -12,7 +12,8 @@ machine is shared and absolute numbers drift):
   before the as-of day) and of 1,000 flights, with and without ``explain``; the general path
   (``score_request_batch``) for reference; and the service's other steps on their own (the
   plain parse of a request body, pydantic validation for comparison, the prediction-log write,
-  the response JSON).
+  the response JSON). As the service's workers do once their model is loaded, the garbage
+  collector is frozen first (what exists is left out of its passes).
 * **the HTTP floor** (bench/floor.py): a Starlette app on uvicorn that does no work, with as many
   workers as the bento, under the same load client: what HTTP alone costs on this machine.
 * **served**: ``bentoml serve <latest bento>`` in its own process group on a free port (stopped,
