@@ -5,11 +5,12 @@
 
 The service class of ``bentos/service.py`` (the working tree's code) is turned into the ASGI app
 ``bentoml serve`` runs (``Service.to_asgi()``: BentoML's middleware stack, the service's own
-middleware and routes), its lifespan is started (the service instance loads the model the data
-folder's latest bento pins), and requests are sent to it directly, one at a time, with no HTTP
-and no sockets. It prints the CPU time per request (``time.process_time``) of the request kind
-asked for and of ``GET /livez`` (BentoML's middleware alone), then, with ``--profile``, the
-functions with the most cumulative time (cProfile) over the same requests.
+middleware and routes), its lifespan is started (the service instance loads the newest model of
+the data folder's BentoML store: the service's default model tag), and requests are sent to it
+directly, one at a time, with no HTTP and no sockets. It prints the CPU time per request
+(``time.process_time``) of the request kind asked for and of ``GET /livez`` (BentoML's
+middleware alone), then, with ``--profile``, the functions with the most cumulative and most own
+time (cProfile) over the same requests.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import importlib
 import json
 import os
 import pstats
@@ -125,9 +127,10 @@ async def profile_service(
     bodies = [payloads[i % len(payloads)].encode() for i in range(requests)]
 
     # Imported once BENTOML_HOME names the data folder's store ("latest" is its newest model).
-    from bentos.service import FlightDelay
+    from flightline.bento_store import SERVICE
 
-    app = FlightDelay.to_asgi()
+    module, name = SERVICE.split(":")
+    app = getattr(importlib.import_module(module), name).to_asgi()
     stop = await _lifespan(app)
     try:
         out = {
