@@ -33,7 +33,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The service and the whole flightline package (plain Python: the service imports a few of its
 # modules, which import their own; listing files by hand went stale as modules moved).
 BENTO_INCLUDE = ["bentos/service.py", "bentos/README.md", "flightline/**/*.py"]
-# orjson: the service parses and writes JSON with it (locked through dagster-dbt).
+# orjson: the service parses and writes JSON with it.
 RUNTIME_PACKAGES = ("lightgbm", "polars", "numpy", "pydantic", "orjson")
 
 
