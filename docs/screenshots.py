@@ -12,8 +12,7 @@ landed, the retraining it started, and its drift measured.
 
 Needs Chromium (Debian: `apt-get install chromium`); Playwright drives it, it downloads no
 browser. Pages are shot at 1920 px wide, scaled to 3/4 and reduced to 128 colours (each PNG well
-under 300 KB). The run log's page is not in it: open a `training` run and filter its log on
-`validation auc`.
+under 300 KB).
 """
 
 from __future__ import annotations
@@ -32,18 +31,28 @@ MONTH = "2014-01-01"  # the walkthrough's simulated month
 
 
 def open_partition_picker(page: Page) -> None:
-    """The materialize dialog with its partition selector filtered on the month."""
+    """The materialize dialog, its partition selector filtered on the month and the month ticked."""
     page.get_by_role("button", name="Materialize…").first.click(timeout=10_000)
     time.sleep(2)
     page.get_by_text("Select a partition or create one").click()
     time.sleep(1)
     page.keyboard.type(MONTH[:7])
     time.sleep(1)
+    page.locator("label", has_text=MONTH).first.click()
+    time.sleep(1)
 
 
 def open_latest_tick(page: Page) -> None:
     """The latest tick's dialog, which gives the skip reason."""
     page.locator("tr", has_text="View logs").first.get_by_text("requested").last.click()
+    time.sleep(2)
+
+
+def open_training_log(page: Page) -> None:
+    """The latest training run, its log filtered on the progress lines."""
+    page.locator("a[href^='/runs/']").first.click()
+    time.sleep(4)
+    page.get_by_placeholder("Filter").first.fill("validation auc")
     time.sleep(2)
 
 
@@ -88,6 +97,7 @@ SHOTS = [
         1500,
         action=scroll_to("drift_1_"),
     ),
+    Shot("training_log", "/runs?q%5B0%5D=job%3Atraining", 700, action=open_training_log),
     Shot("check_description", "/assets/marts/fct_flights?view=checks", 1000, 700),
     Shot("raw_columns", "/assets/raw/flights", 1300),
 ]
