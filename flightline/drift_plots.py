@@ -10,13 +10,18 @@ from flightline.drift import DRIFT_THRESHOLD
 from flightline.figures import new_figure, png_bytes
 
 
+def _bin_label(edge: float) -> str:
+    # Three significant digits, but never scientific notation: pressure reads 1031, not 1.03e+03.
+    return f"{edge:.0f}" if abs(edge) >= 100 else f"{edge:.3g}"
+
+
 def _shares(values: pl.Series, edges: np.ndarray | None) -> tuple[list[str], np.ndarray]:
     if edges is None:  # categories: the reference's most common values
         counts = values.cast(pl.String).fill_null("missing").value_counts(sort=True)
         return counts[:, 0].to_list(), counts["count"].to_numpy() / max(values.len(), 1)
     x = values.cast(pl.Float64).drop_nulls().drop_nans().to_numpy()
     counts, _ = np.histogram(np.clip(x, edges[0], edges[-1]), bins=edges)
-    return [f"{e:.3g}" for e in edges[:-1]], counts / max(values.len(), 1)
+    return [_bin_label(e) for e in edges[:-1]], counts / max(values.len(), 1)
 
 
 def feature_shares(

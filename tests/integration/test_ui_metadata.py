@@ -179,3 +179,13 @@ def test_drift_charts_are_small_enough_to_show_inline():
     months = [f"{y}-{m:02d}" for y in (2013, 2014) for m in range(1, 13)]
     chart = psi_by_month_svg(months, list(rng.random(24)), 0.2).value
     assert len(chart) < MARKDOWN_INLINE_LIMIT and "2013-01 … 2014-12" in chart
+
+
+def test_drift_bin_labels_are_plain_numbers():
+    from flightline.drift_plots import feature_shares
+
+    rng = np.random.default_rng(0)
+    pressure = pl.DataFrame({"pressure": rng.normal(1015, 8, 5_000)})
+    bins, _, _ = feature_shares(pressure, pressure, "pressure", False)
+    assert all("e" not in b for b in bins), bins  # 1031, not 1.03e+03
+    assert all(990 < float(b) < 1045 for b in bins), bins
