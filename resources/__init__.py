@@ -31,7 +31,12 @@ class Warehouse(DuckDBResource):
         if not self.lake:
             ensure_database(self.database)
             with super().get_connection() as conn:
-                yield conn
+                try:
+                    yield conn
+                finally:
+                    # dagster-duckdb closes it only when the step succeeds; a failed step's
+                    # traceback would keep the file open (and locked) for the rest of the process.
+                    conn.close()
             return
         from flightline import lake
 

@@ -4,18 +4,20 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_duckdb import DuckDBResource
 
 from assets.partitions import add_month_partitions
 from flightline.months import month_of, month_range
-from resources import ArtifactStore, LandingZone
+from flightline.settings import DUCKDB_CONFIG
+from resources import ArtifactStore, LandingZone, Warehouse
 from resources.dbt import DbtCli, dbt_project
 
 
 def make_resources(home: Path) -> dict[str, object]:
     """Resources on a data folder of a test's own: DuckDB file, landing zone, artifacts."""
     return {
-        "warehouse": DuckDBResource(database=str(home / "warehouse.duckdb")),
+        "warehouse": Warehouse(
+            database=str(home / "warehouse.duckdb"), connection_config=DUCKDB_CONFIG
+        ),
         "landing": LandingZone(root=str(home / "landing")),
         "dbt": DbtCli(project_dir=dbt_project),
         "artifacts": ArtifactStore(root=str(home)),

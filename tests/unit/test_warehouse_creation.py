@@ -75,3 +75,18 @@ def test_concurrent_creators_end_with_one_whole_file(tmp_path):
     assert not errors
     assert [p.name for p in tmp_path.iterdir()] == ["warehouse.duckdb"]
     duckdb.connect(str(path)).close()
+
+
+def test_a_failed_step_does_not_keep_the_file_open(tmp_path):
+    # A failed step's exception (kept by Dagster for its report) holds the frames that hold the
+    # connection: unless it is closed, the file stays open for the rest of the process and a
+    # reader with another configuration (or dbt, in another process) cannot open it.
+    path = tmp_path / "warehouse.duckdb"
+    warehouse = Warehouse(database=str(path), connection_config={"memory_limit": "1GB"})
+    try:
+        with warehouse.get_connection() as conn:
+            conn.execute("CREATE SCHEMA raw; CREATE TABLE raw.t AS SELECT 1 AS x")
+            raise ValueError("the step failed")
+    except ValueError as exc:
+        kept = exc  # noqa: F841 - as the run's failure event keeps it
+        assert rows(path) == [(1,)]
