@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-import polars as pl
 
 from flightline.prediction_log import LOG_SCHEMA
 from flightline.prediction_schema import Flight
@@ -53,20 +52,6 @@ class RequestScores:
     explanations: list[dict[str, Any]] | None = None
     fast: bool = True  # scored on the snapshot arrays (False: the general path)
 
-    def frame(self) -> pl.DataFrame:
-        """The scores as ``score_flights`` returns them (same columns, types and values)."""
-        columns: dict[str, Any] = {
-            "flight_id": pl.Series(self.flight_ids, dtype=pl.String),
-            "delay_probability": pl.Series(self.probability, dtype=pl.Float64),
-            "delayed": pl.Series(self.delayed, dtype=pl.Boolean),
-        }
-        for name in FLAGS:
-            dtype = pl.Int32 if name == "state_stale_days" else pl.Boolean
-            columns[name] = pl.Series(self.flags[name], dtype=dtype)
-        if self.explanations is not None:
-            columns["explanation"] = pl.Series(self.explanations)
-        return pl.DataFrame(columns)
-
     def _columns(self) -> dict[str, Any]:
         """The Prediction fields as columns (plain Python values; ``repeat`` for a constant)."""
         return {
@@ -84,8 +69,8 @@ class RequestScores:
         return [dict(zip(_PREDICTION_FIELDS, row, strict=True)) for row in rows]
 
     def response_json(self, provenance_json: bytes) -> bytes:
-        """The :class:`~flightline.scoring.PredictResponse` document (provenance pre-rendered),
-        as :func:`~flightline.prediction_schema.response_json` writes it."""
+        """The :class:`~flightline.prediction_schema.PredictResponse` document (provenance
+        pre-rendered), as ``PredictResponse(...).model_dump_json()`` writes it."""
         predictions = _dump(self.predictions())
         return b'{"predictions":' + predictions + b',"provenance":' + provenance_json + b"}"
 

@@ -19,13 +19,9 @@ from flightline.explain import contributions
 from flightline.prediction_schema import (
     EXAMPLE_FLIGHT,
     Flight,
-    Prediction,
     PredictRequest,
-    PredictResponse,
-    Provenance,
     error_path,
     requests_frame,
-    response_json,
 )
 from flightline.scoring import (
     SCORE_COLUMNS,
@@ -422,17 +418,6 @@ def test_a_batch_of_requests_scores_like_each_request_alone(model_folder):
         assert scores.equals(score_flights(model, requests_frame(flights)))
     assert [s["flight_id"].to_list() for _, s in batch] == [["0"], ["0", "1"], ["past"]]
     assert score_request_batch(model, []) == []
-
-
-def test_response_json_is_the_predict_response_document(model_folder):
-    model = load_scoring_model(model_folder)
-    flights = request_frame(flight(), flight(carrier="ZZ", weather=None), flight(tailnum=None))
-    scores = score_flights(model, flights)
-    provenance = Provenance(**model.provenance(), model_tag="m:1", bento_tag=None)
-    predictions = [Prediction(**row) for row in scores.to_dicts()]
-    expected = PredictResponse(predictions=predictions, provenance=provenance).model_dump_json()
-    assert json.loads(response_json(scores, provenance)) == json.loads(expected)
-    assert response_json(scores, provenance).startswith(b'{"predictions":[{"flight_id":"0",')
 
 
 def test_probabilities_are_calibrated_and_explanations_add_up(model_folder):

@@ -14,17 +14,34 @@ from flightline import features as F
 from flightline.prediction_log import prediction_rows
 from flightline.prediction_schema import (
     EXAMPLE_FLIGHT,
+    Prediction,
     PredictRequest,
+    PredictResponse,
     Provenance,
     requests_frame,
-    response_json,
 )
 from flightline.scoring import load_scoring_model, score_flights, score_request_batch
-from flightline.serving_fast import score_requests
+from flightline.serving_fast import RequestScores, score_requests
+from flightline.serving_snapshot import FLAGS
 from tests.unit import test_scoring
 from tests.unit.test_scoring import AS_OF_DAY, CARRIERS, DESTS, ORIGINS
 
 model_folder = test_scoring.model_folder  # the synthetic model's fixture, shared
+
+
+def frame(r: RequestScores) -> pl.DataFrame:
+    """The scores as ``score_flights`` returns them (same columns, types and values)."""
+    columns = {
+        "flight_id": pl.Series(r.flight_ids, dtype=pl.String),
+        "delay_probability": pl.Series(r.probability, dtype=pl.Float64),
+        "delayed": pl.Series(r.delayed, dtype=pl.Boolean),
+    }
+    for name in FLAGS:
+        dtype = pl.Int32 if name == "state_stale_days" else pl.Boolean
+        columns[name] = pl.Series(r.flags[name], dtype=dtype)
+    if r.explanations is not None:
+        columns["explanation"] = pl.Series(r.explanations)
+    return pl.DataFrame(columns)
 
 
 def parsed(*flights: dict) -> list:
@@ -91,7 +108,7 @@ def test_fast_scores_equal_the_general_path(model_folder):
         general = score_request_batch(model, requests, explain=explain)
         assert all(r.fast for r in fast)
         for r, (_, scores) in zip(fast, general, strict=True):
-            assert r.frame().equals(scores)
+            assert frame(r).equals(scores)
             one = score_flights(model, requests_frame(r.flights), state=plain)
             diff = np.abs(r.probability - one["delay_probability"].to_numpy()).max()
             assert diff <= 1e-9
@@ -106,23 +123,25 @@ def test_days_before_the_snapshot_take_the_general_path(model_folder):
     scored = score_requests(model, requests)
     assert [r.fast for r in scored] == [False, True, False]
     for r, (_, scores) in zip(scored, score_request_batch(model, requests), strict=True):
-        assert r.frame().equals(scores)
+        assert frame(r).equals(scores)
 
 
 @pytest.mark.parametrize("n", [1, 30, 300])
-def test_response_and_log_lines_equal_the_polars_writers(model_folder, n):
+def test_response_and_log_lines_are_the_schema_documents(model_folder, n):
     model = load_scoring_model(model_folder)
     flights = parsed(*edge_flights(seed=7, n=n))
     provenance = Provenance(**model.provenance(), model_tag="m:1", bento_tag="b:1")
     served_at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     for explain in (False, True):
         (r,) = score_requests(model, [flights], explain=explain)
-        expected = response_json(r.frame(), provenance)
+        predictions = [Prediction(**row) for row in frame(r).to_dicts()]
+        expected = PredictResponse(predictions=predictions, provenance=provenance)
         got = r.response_json(provenance.model_dump_json().encode())
-        assert json.loads(got) == json.loads(expected)
+        assert json.loads(got) == json.loads(expected.model_dump_json())
+        assert got.startswith(b'{"predictions":[{"flight_id":')
         kwargs = dict(model_version="v1", bento_tag="b:1", request_id="r", served_at=served_at)
         lines = r.log_lines(**kwargs)
-        rows = prediction_rows(requests_frame(flights), r.frame(), **kwargs)
+        rows = prediction_rows(requests_frame(flights), frame(r), **kwargs)
         assert [json.loads(x) for x in lines.splitlines()] == [
             json.loads(x) for x in rows.write_ndjson().splitlines()
         ]
