@@ -18,12 +18,7 @@ from flightline.drift import (
     drift_summary,
     feature_psi,
 )
-from flightline.drift_plots import (
-    feature_shares,
-    histograms_png,
-    psi_by_month_png,
-    top_drifting,
-)
+from flightline.drift_plots import histograms_png, psi_by_month_png, top_drifting
 from flightline.feature_table import FEATURES_TABLE
 from flightline.features import (
     AGGREGATE_FEATURES,
@@ -124,6 +119,7 @@ def feature_drift(
             "GROUP BY flight_month ORDER BY flight_month",
         )
     labels = (f"{reference.month} (reference)", month)
+    drifting = top_drifting(baseline, current, table, set(CATEGORICAL_FEATURES))
     return dg.MaterializeResult(
         metadata=rounded_metadata(
             {
@@ -146,15 +142,8 @@ def feature_drift(
                     ),
                 ),
                 **{
-                    f"drift_{i + 1}_{feature}": distribution_svg(
-                        feature,
-                        value,
-                        *feature_shares(
-                            baseline, current, feature, feature in CATEGORICAL_FEATURES
-                        ),
-                        labels,
-                    )
-                    for i, (feature, value) in enumerate(top_drifting(table))
+                    f"drift_{i + 1}_{f.feature}": distribution_svg(f, labels)
+                    for i, f in enumerate(drifting)
                 },
                 "psi_by_month": psi_by_month_svg(
                     history["flight_month"].to_list(),
@@ -163,7 +152,7 @@ def feature_drift(
                 ),
                 "plot_top_drifting_features": png_markdown(
                     "reference vs current",
-                    histograms_png(baseline, current, table, labels, set(CATEGORICAL_FEATURES)),
+                    histograms_png(drifting, labels),
                 ),
                 "plot_psi_by_month": png_markdown("PSI by month", psi_by_month_png(history)),
             }

@@ -15,6 +15,7 @@ import dagster as dg
 import numpy as np
 
 from assets.metadata import DIGITS
+from flightline.drift_plots import DriftingFeature
 from flightline.metrics import expected_calibration_error, reliability_curve, roc_auc
 
 ROC_FPR = (0.05, 0.1, 0.2, 0.3, 0.5)  # the false positive rates the ROC table reports
@@ -124,22 +125,16 @@ def _scaled(values: Sequence[float], top: float) -> list[tuple[float, float]]:
     return [(i * step, float(v) / top if top > 0 else 0.0) for i, v in enumerate(values)]
 
 
-def distribution_svg(
-    feature: str,
-    psi: float,
-    bins: Sequence[str],
-    reference: np.ndarray,
-    current: np.ndarray,
-    labels: tuple[str, str],
-) -> dg.MetadataValue:
-    """Share of flights per bin of ``feature`` in the reference (blue) and current (orange)
-    month, scaled to the larger share, small enough to show inline."""
-    if not len(bins):
-        return dg.MetadataValue.md(f"**{feature}**, PSI {psi:.2f}: no values")
-    top = max(float(np.max(reference)), float(np.max(current)))
-    lines = [_scaled(reference, top), _scaled(current, top)]
-    chart = _svg_chart(lines, feature, list(labels), diagonal=False)
-    what = f"**{feature}**, PSI {psi:.2f}: share of flights per bin, {bins[0]} … {bins[-1]}"
+def distribution_svg(drifting: DriftingFeature, labels: tuple[str, str]) -> dg.MetadataValue:
+    """Share of flights per bin of a drifting feature in the reference (blue) and current
+    (orange) month, scaled to the larger share, small enough to show inline."""
+    f = drifting
+    if not f.bins:
+        return dg.MetadataValue.md(f"**{f.feature}**, PSI {f.psi:.2f}: no values")
+    top = max(float(np.max(f.reference)), float(np.max(f.current)))
+    lines = [_scaled(f.reference, top), _scaled(f.current, top)]
+    chart = _svg_chart(lines, f.feature, list(labels), diagonal=False)
+    what = f"**{f.feature}**, PSI {f.psi:.2f}: share of flights per bin, {f.bins[0]} … {f.bins[-1]}"
     return dg.MetadataValue.md(f"{what}\n\n{chart}")
 
 

@@ -3,6 +3,8 @@ how the largest PSI developed month by month."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 
@@ -43,30 +45,45 @@ def feature_shares(
     return names, ref, _shares(current[feature], edges)[1]
 
 
-def top_drifting(psi: pl.DataFrame, top: int = 4) -> list[tuple[str, float]]:
-    """The ``top`` features with the largest PSI and their PSI (``psi`` is sorted by it)."""
-    return list(zip(psi.head(top)["feature"], psi.head(top)["psi"], strict=True))
+@dataclass(frozen=True)
+class DriftingFeature:
+    """One of a month's top drifting features: its PSI and its shares per bin (``bins``) in the
+    reference and the current month."""
+
+    feature: str
+    psi: float
+    bins: list[str]
+    reference: np.ndarray
+    current: np.ndarray
 
 
-def histograms_png(
+def top_drifting(
     reference: pl.DataFrame,
     current: pl.DataFrame,
     psi: pl.DataFrame,
-    labels: tuple[str, str],
     categorical: set[str],
     top: int = 4,
-) -> bytes:
-    """Reference vs current distribution of the ``top`` features with the largest PSI."""
-    features = top_drifting(psi, top)
+) -> list[DriftingFeature]:
+    """The ``top`` features with the largest PSI (``psi`` is sorted by it), binned once for every
+    picture of them."""
+    return [
+        DriftingFeature(
+            feature, value, *feature_shares(reference, current, feature, feature in categorical)
+        )
+        for feature, value in zip(psi.head(top)["feature"], psi.head(top)["psi"], strict=True)
+    ]
+
+
+def histograms_png(features: list[DriftingFeature], labels: tuple[str, str]) -> bytes:
+    """Reference vs current distribution of each of ``features``."""
     fig = new_figure(figsize=(4.0 * len(features), 3.2))
-    for i, (feature, value) in enumerate(features):
+    for i, f in enumerate(features):
         ax = fig.add_subplot(1, len(features), i + 1)
-        names, ref, cur = feature_shares(reference, current, feature, feature in categorical)
-        x = np.arange(len(names))
-        ax.bar(x - 0.2, ref, width=0.4, label=labels[0])
-        ax.bar(x + 0.2, cur, width=0.4, label=labels[1])
-        ax.set_xticks(x, names, rotation=90, fontsize=6)
-        ax.set_title(f"{feature} (PSI {value:.2f})", fontsize=9)
+        x = np.arange(len(f.bins))
+        ax.bar(x - 0.2, f.reference, width=0.4, label=labels[0])
+        ax.bar(x + 0.2, f.current, width=0.4, label=labels[1])
+        ax.set_xticks(x, f.bins, rotation=90, fontsize=6)
+        ax.set_title(f"{f.feature} (PSI {f.psi:.2f})", fontsize=9)
         ax.set_ylabel("share of flights", fontsize=8)
         ax.legend(fontsize=7)
     return png_bytes(fig, dpi=80)

@@ -153,7 +153,7 @@ def test_roc_and_calibration_are_small_enough_to_show_inline():
 
 def test_drift_charts_are_small_enough_to_show_inline():
     from assets.plots import MARKDOWN_INLINE_LIMIT, distribution_svg, psi_by_month_svg
-    from flightline.drift_plots import feature_shares
+    from flightline.drift_plots import DriftingFeature, feature_shares
 
     rng = np.random.default_rng(0)
     reference = pl.DataFrame(
@@ -169,7 +169,7 @@ def test_drift_charts_are_small_enough_to_show_inline():
     for feature, categorical in (("temp", False), ("carrier_cat", True)):
         bins, ref, cur = feature_shares(reference, current, feature, categorical)
         assert len(bins) == (15 if categorical else 20)
-        chart = distribution_svg(feature, 3.84, bins, ref, cur, labels).value
+        chart = distribution_svg(DriftingFeature(feature, 3.84, bins, ref, cur), labels).value
         assert len(chart) < MARKDOWN_INLINE_LIMIT
         assert chart.startswith(f"**{feature}**, PSI 3.84") and "orange: 2013-01" in chart
     # the current month moved right: its share is in the upper bins, the reference's lower
