@@ -203,19 +203,17 @@ def incremental_month(home: Path, scale: int) -> list[dict]:
         stdout=subprocess.DEVNULL,
         cwd=settings.PROJECT_ROOT,
     )
-    inc = sum(
-        measured(cmd, env, home / "incremental.log")[0]
-        for cmd in (
-            [*flightline, "materialize", "--from", month, "--to", month],
-            [*flightline, "features"],
-        )
+    # Each side is one process, as a user runs it: load, dbt and features together.
+    inc, _ = measured(
+        [*flightline, "materialize", "--from", month, "--to", month, "--features"],
+        env,
+        home / "incremental.log",
     )
-    full = sum(
-        measured(cmd, env, home / "full_rebuild.log")[0]
-        for cmd in (
-            [*flightline, "materialize", "--from", "2013-01", "--to", month],
-            [*flightline, "features", "--full-rebuild"],
-        )
+    full, _ = measured(
+        [*flightline, "materialize", "--from", "2013-01", "--to", month, "--features"]
+        + ["--full-rebuild"],
+        env,
+        home / "full_rebuild.log",
     )
     return [
         row(
@@ -223,7 +221,7 @@ def incremental_month(home: Path, scale: int) -> list[dict]:
             inc,
             "x",
             full,
-            (0.2, "<="),
+            (0.15, "<="),
             note=f"new month {inc:.1f} s, full rebuild {full:.1f} s",
         )
     ]

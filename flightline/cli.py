@@ -168,6 +168,12 @@ def materialize_months(months: list[str]) -> None:
         )
 
 
+def update_features(full_rebuild: bool) -> None:
+    """Run the features job: new or changed months only, or every month with ``full_rebuild``."""
+    config = {"ops": {"features__flight_features": {"config": {"full_rebuild": full_rebuild}}}}
+    run_job("features", run_config=config)
+
+
 def print_bento() -> None:
     from flightline.bento_store import latest_bento_tag
 
@@ -238,6 +244,17 @@ def main(argv: list[str] | None = None) -> None:
                 metavar="N",
                 help="N times the real volume instead: 2013 plus N-1 simulated years (see scale.py)",
             )
+        if name == "materialize":
+            p.add_argument(
+                "--features",
+                action="store_true",
+                help="then update the feature table and online snapshot, in the same process",
+            )
+            p.add_argument(
+                "--full-rebuild",
+                action="store_true",
+                help="with --features: rebuild every month's features, not only new ones",
+            )
     simulate = sub.add_parser("simulate", help="land synthetic months after 2013, with drift")
     simulate.add_argument("--months", required=True, help="e.g. 2014-01..2014-03")
     simulate.add_argument("--drift", default="", help="e.g. weather=0.3,carrier:EV=0.2,routes=0.05")
@@ -264,6 +281,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         p.add_argument("--port", type=int, default=port, help=f"TCP port (default {port})")
     args = parser.parse_args(argv)
+    if args.command == "materialize" and args.full_rebuild and not args.features:
+        parser.error("--full-rebuild rebuilds the features: use it with --features")
 
     if args.command == "counts":
         print_counts()
@@ -313,10 +332,7 @@ def main(argv: list[str] | None = None) -> None:
             "bentoml", ["bentoml", "serve", tag, "--host", args.host, "--port", str(args.port)]
         )
     if args.command == "features":
-        config = {
-            "ops": {"features__flight_features": {"config": {"full_rebuild": args.full_rebuild}}}
-        }
-        run_job("features", run_config=config)
+        update_features(args.full_rebuild)
         return
     if args.command == "train":
         run_job("training")
@@ -351,6 +367,8 @@ def main(argv: list[str] | None = None) -> None:
         add_partitions(months)
     if args.command in ("materialize", "run"):
         materialize_months(months)
+    if args.command == "materialize" and args.features:
+        update_features(args.full_rebuild)
     if args.command == "run":
         run_job("training")
         print("row counts:")

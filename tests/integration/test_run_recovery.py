@@ -1,5 +1,6 @@
 """``kill -9`` of ``flightline materialize`` while its run holds the duckdb pool slot, then the
-same command again: it recovers the dead run, says so, and completes with the full row counts.
+same command again (with ``--features``): it recovers the dead run, says so, and completes with the
+full row counts, features included.
 
 Everything is real: the CLI in a subprocess on a data folder of its own, its Dagster instance
 (SQLite, the project's dagster.yaml with the pool limit), DuckDB and dbt.
@@ -92,7 +93,8 @@ def test_kill_9_during_materialize_then_the_same_command_completes(tmp_path):
     finally:
         kill_group(first)  # dbt children the kill orphaned, so they do not outlive the test
 
-    again = flightline(home, "materialize", "--from", "2013-01", "--to", "2013-01")
+    # The same command, now also bringing the features up to date in the same process.
+    again = flightline(home, "materialize", "--from", "2013-01", "--to", "2013-01", "--features")
     try:
         output, _ = again.communicate(timeout=COMMAND_TIMEOUT_S)
     finally:
@@ -105,13 +107,14 @@ def test_kill_9_during_materialize_then_the_same_command_completes(tmp_path):
     with dg.DagsterInstance.from_config(str(home / "dagster_home")) as instance:
         assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
         runs = instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))
-        assert len(runs) == 1
+        assert sorted(r.dagster_run.job_name for r in runs) == ["features", "ingest"]
         assert not instance.event_log_storage.get_concurrency_info(POOL).claimed_slots
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
         raw = conn.execute("SELECT count(*) FROM raw.flights").fetchone()[0]
         rejects = conn.execute("SELECT count(*) FROM raw.flights_rejects").fetchone()[0]
         fct = conn.execute("SELECT count(*) FROM marts.fct_flights").fetchone()[0]
-    assert raw + rejects == landed and raw == fct == 27_004
+        features = conn.execute("SELECT count(*) FROM features.flight_features").fetchone()[0]
+    assert raw + rejects == landed and raw == fct == features == 27_004
 
     counts = flightline(home, "counts")
     output, _ = counts.communicate(timeout=COMMAND_TIMEOUT_S)

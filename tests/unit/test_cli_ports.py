@@ -1,4 +1,5 @@
-"""`flightline ui` / `flightline serve` and `make ui` / `make serve` take a port and a host."""
+"""`flightline ui` / `flightline serve` and `make ui` / `make serve` take a port and a host; the CLI
+refuses option combinations that do not go together."""
 
 import shutil
 import subprocess
@@ -71,3 +72,10 @@ def test_make_passes_port_and_host_through(target):
     assert dry_run("HOST=0.0.0.0").split()[-2:] == ["--host", "0.0.0.0"]
     # Without PORT the CLI's default applies (3000 for the UI, 3001 for the service).
     assert "--port" not in dry_run()
+
+
+def test_materialize_full_rebuild_needs_features(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["materialize", "--from", "2013-01", "--to", "2013-01", "--full-rebuild"])
+    assert exit_.value.code == 2
+    assert "--full-rebuild rebuilds the features: use it with --features" in capsys.readouterr().err
