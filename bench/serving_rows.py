@@ -96,25 +96,22 @@ def _bentoml_floor(rows: list[dict], m: dict[str, Any]) -> None:
             )
     plain = nowork["plain"]
     for c in CONCURRENCY:
-        rows.append(
+        rows += [
             row(
                 f"served req/s / BentoML no-work c={c}",
                 _rps(served[c]),
                 "req/s",
                 baseline=_rps(plain[c]),
                 note="baseline: the no-work plain route (the bento's single flights take it)",
-            )
-        )
-    for c in CONCURRENCY:
-        rows.append(
+            ),
             row(
                 f"server CPU per request / BentoML no-work c={c}",
                 _cpu_ms(served[c]),
                 "ms",
                 baseline=_cpu_ms(plain[c]),
                 note="baseline: the no-work plain route's",
-            )
-        )
+            ),
+        ]
 
 
 def _served(rows: list[dict], label: str, runs: dict, floor: dict | None, base: dict | None):
