@@ -17,12 +17,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-_ANSWER = b'{"predictions":[{"flight_id":"0","delay_probability":0.2,"delayed":false}]}'
+ANSWER = b'{"predictions":[{"flight_id":"0","delay_probability":0.2,"delayed":false}]}'
 
 
 async def predict(request: Request) -> Response:
     await request.body()
-    return Response(_ANSWER, media_type="application/json")
+    return Response(ANSWER, media_type="application/json")
 
 
 app = Starlette(routes=[Route("/predict", predict, methods=["POST"])])

@@ -1,7 +1,7 @@
 """Serving benchmark: the bento over real HTTP against the same code path in process.
 
     FLIGHTLINE_HOME=/tmp/fl_serve uv run python -m bench.serving [--quick] [--home DIR]
-        [--soak-seconds 600] [--no-adaptive] [--json]
+        [--soak-seconds 600] [--no-adaptive] [--no-bentoml-floor] [--json]
 
 What it measures, in one run (ratios are taken against figures of the same run, because the
 machine is shared and absolute numbers drift):
@@ -16,6 +16,10 @@ machine is shared and absolute numbers drift):
   collector is frozen first (what exists is left out of its passes).
 * **the HTTP floor** (bench/floor.py): a Starlette app on uvicorn that does no work, with as many
   workers as the bento, under the same load client: what HTTP alone costs on this machine.
+* **the BentoML floor** (bench/bentoml_floor.py): services that do no work either, with the
+  bento's BentoML settings, under ``bentoml serve`` and the same load, answered through a
+  ``@bentoml.api`` and through the service's plain route: what BentoML's serving stack adds to
+  the HTTP floor, and so what of the bento's cost is its own work.
 * **served**: ``bentoml serve <latest bento>`` in its own process group on a free port (stopped,
   whatever happens), loaded by a separate load-generator process (bench/loadgen.py: asyncio +
   aiohttp, closed loop, one connection per simulated client) with single-flight
@@ -66,7 +70,13 @@ from typing import Any
 import polars as pl
 
 from bench.loadgen import run_load
-from bench.serving_http import load_with_cpu, measure_adaptive, measure_floor, soak
+from bench.serving_http import (
+    load_with_cpu,
+    measure_adaptive,
+    measure_bentoml_floor,
+    measure_floor,
+    soak,
+)
 from bench.serving_inprocess import in_process
 from bench.serving_rows import BATCH_SIZE, CONCURRENCY, build_rows, format_table
 
@@ -226,6 +236,7 @@ def run_serving_benchmark(
     build: bool | None = None,
     soak_seconds: float = DEFAULT_SOAK_S,
     adaptive: bool = True,
+    bentoml_floor: bool = True,
     workers: int | None = None,
 ) -> list[dict]:
     """Measure in process and over HTTP; rows as described in the module docstring.
@@ -233,7 +244,8 @@ def run_serving_benchmark(
     ``home``: a Flightline data folder with a warehouse and a built bento (it gains a bento when
     one is built, see ``build``). ``quick``: fewer requests (a smoke run; p99 is less stable).
     ``soak_seconds``: the open-loop soak's length (0: none). ``adaptive``: also measure
-    BentoML's adaptive batching (bench/adaptive_service.py). ``workers``: the bento's worker
+    BentoML's adaptive batching (bench/adaptive_service.py). ``bentoml_floor``: also measure the
+    no-work BentoML services (bench/bentoml_floor.py). ``workers``: the bento's worker
     processes (default: the service's own setting, one per CPU); the floor gets as many.
     """
     home = Path(home).resolve()
@@ -275,6 +287,10 @@ def run_serving_benchmark(
     m: dict[str, Any] = {"local": local, "how": how, "built": built, "bento_tag": bento_tag}
     m["workers"] = workers
     m["floor"] = measure_floor(workdir, single_file, n_single, workers)
+    if bentoml_floor:
+        m["bentoml_floor"] = measure_bentoml_floor(
+            _bento_env(home), workdir, single_file, n_single, workers
+        )
     # Imported here, not at the top: the load-generator process imports bench modules too.
     from bench.local_servers import start_bento_server, stop_bento_server, wait_until_ready
 
@@ -314,6 +330,9 @@ def main(argv: list[str] | None = None) -> None:
         "--soak-seconds", type=float, default=DEFAULT_SOAK_S, help="open-loop soak (0: none)"
     )
     parser.add_argument("--no-adaptive", action="store_true", help="skip adaptive batching")
+    parser.add_argument(
+        "--no-bentoml-floor", action="store_true", help="skip the no-work BentoML services"
+    )
     parser.add_argument("--workers", type=int, default=None, help="bento worker processes")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
@@ -325,6 +344,7 @@ def main(argv: list[str] | None = None) -> None:
         build=build,
         soak_seconds=args.soak_seconds,
         adaptive=not args.no_adaptive,
+        bentoml_floor=not args.no_bentoml_floor,
         workers=args.workers,
     )
     print(json.dumps(rows, indent=2) if args.json else format_table(rows))

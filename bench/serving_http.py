@@ -1,5 +1,6 @@
-"""The HTTP half of the serving benchmark: the no-work floor, the adaptive-batching variant, the
-soak, and the CPU and memory of a server's process tree (see bench/serving.py)."""
+"""The HTTP half of the serving benchmark: the no-work floors (Starlette; BentoML), the
+adaptive-batching variant, the soak, and the CPU and memory of a server's process tree (see
+bench/serving.py)."""
 
 from __future__ import annotations
 
@@ -93,19 +94,22 @@ def _wait_http(url: str, process: subprocess.Popen, timeout_s: float = 60) -> No
     raise RuntimeError(f"{url} not ready after {timeout_s} s")
 
 
-def measure_adaptive(
-    env: dict[str, str], model_tag: str, workdir: Path, bodies: Path, n: int, workers: int
-) -> dict:
-    """bench/adaptive_service.py (BentoML's adaptive batching) under the bento's load; ``env``:
-    the bento's environment (its BentoML store holds ``model_tag``)."""
+def measure_from_source(
+    target: str,
+    name: str,
+    env: dict[str, str],
+    workdir: Path,
+    bodies: Path,
+    n: int,
+    workers: int,
+) -> dict[int, dict]:
+    """``bentoml serve <target>`` (a ``module:Class`` of this repository, whose service is called
+    ``name``) with ``workers`` worker processes, under the bento's load at each concurrency."""
     from bench.local_servers import start_bento_server, stop_bento_server
 
-    env = {**env, "FLIGHTLINE_MODEL_TAG": model_tag}
-    env["FLIGHTLINE_HOME"] = str(workdir / "adaptive_home")  # its prediction log, not home's
-    env["BENTOML_CONFIG_OPTIONS"] = f"services.delay_service_adaptive.workers={workers}"
-    folder = workdir / "adaptive"
+    env = {**env, "BENTOML_CONFIG_OPTIONS": f"services.{name}.workers={workers}"}
+    folder = workdir / name
     folder.mkdir(exist_ok=True)
-    target = "bench.adaptive_service:DelayServiceAdaptive"
     process, url, _ = start_bento_server(target, folder, env, working_dir=PROJECT_ROOT)
     try:
         _wait_http(url + "/readyz", process, 120)
@@ -115,6 +119,33 @@ def measure_adaptive(
         }
     finally:
         stop_bento_server(process)
+
+
+def measure_adaptive(
+    env: dict[str, str], model_tag: str, workdir: Path, bodies: Path, n: int, workers: int
+) -> dict[int, dict]:
+    """bench/adaptive_service.py (BentoML's adaptive batching) under the bento's load; ``env``:
+    the bento's environment (its BentoML store holds ``model_tag``)."""
+    env = {**env, "FLIGHTLINE_MODEL_TAG": model_tag}
+    env["FLIGHTLINE_HOME"] = str(workdir / "adaptive_home")  # its prediction log, not home's
+    target = "bench.adaptive_service:DelayServiceAdaptive"
+    return measure_from_source(target, "delay_service_adaptive", env, workdir, bodies, n, workers)
+
+
+def measure_bentoml_floor(
+    env: dict[str, str], workdir: Path, bodies: Path, n: int, workers: int
+) -> dict[str, dict[int, dict]]:
+    """The no-work BentoML services of bench/bentoml_floor.py under the bento's load:
+    ``{"api": ..., "plain": ...}`` (through ``@bentoml.api``; through the plain route)."""
+    return {
+        kind: measure_from_source(
+            f"bench.bentoml_floor:{service}", name, env, workdir, bodies, n, workers
+        )
+        for kind, service, name in (
+            ("api", "NoWorkApi", "no_work_api"),
+            ("plain", "NoWorkPlain", "no_work_plain"),
+        )
+    }
 
 
 def soak(url: str, pid: int, bodies: Path, rate: float, seconds: float, workers: int) -> dict:

@@ -1,7 +1,7 @@
 """Where a served ``POST /predict`` spends its CPU: the service's whole ASGI app, in process.
 
     FLIGHTLINE_HOME=<data folder with a bento> uv run python -m bench.serving_profile \
-        [--flights 1000] [--requests 200] [--profile out.prof] [--top 40]
+        [--flights 1000] [--requests 200] [--profile out.prof] [--top 40] [--service module:Class]
 
 The service class of ``bentos/service.py`` (the working tree's code) is turned into the ASGI app
 ``bentoml serve`` runs (``Service.to_asgi()``: BentoML's middleware stack, the service's own
@@ -10,7 +10,9 @@ the data folder's BentoML store: the service's default model tag), and requests 
 directly, one at a time, with no HTTP and no sockets. It prints the CPU time per request
 (``time.process_time``) of the request kind asked for and of ``GET /livez`` (BentoML's
 middleware alone), then, with ``--profile``, the functions with the most cumulative and most own
-time (cProfile) over the same requests.
+time (cProfile) over the same requests. ``--service bench.bentoml_floor:NoWorkPlain`` measures
+the no-work service the same way instead: what BentoML and the plain route cost without the
+service's own work.
 """
 
 from __future__ import annotations
@@ -107,9 +109,15 @@ async def cpu_per_request(app: Callable, method: str, path: str, bodies: list[by
 
 
 async def profile_service(
-    home: Path, flights: int, requests: int, profile: Path | None, top: int
+    home: Path,
+    flights: int,
+    requests: int,
+    profile: Path | None,
+    top: int,
+    service: str | None = None,
 ) -> dict[str, float]:
-    """CPU ms per request of ``flights``-flight ``POST /predict`` and ``GET /livez``."""
+    """CPU ms per request of ``flights``-flight ``POST /predict`` and ``GET /livez`` of
+    ``service`` (``module:Class``; default: the delay service)."""
     found = latest_bento(home)
     if found is None:
         raise RuntimeError(f"no bento under {home}/bentoml")
@@ -129,7 +137,7 @@ async def profile_service(
     # Imported once BENTOML_HOME names the data folder's store ("latest" is its newest model).
     from flightline.bento_store import SERVICE
 
-    module, name = SERVICE.split(":")
+    module, name = (service or SERVICE).split(":")
     app = getattr(importlib.import_module(module), name).to_asgi()
     stop = await _lifespan(app)
     try:
@@ -159,9 +167,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--profile", type=Path, default=None, help="cProfile output file")
     parser.add_argument("--top", type=int, default=40, help="functions printed")
+    parser.add_argument("--service", default=None, help="module:Class (default: the delay service)")
     args = parser.parse_args(argv)
     home = (args.home or Path(os.environ["FLIGHTLINE_HOME"])).resolve()
-    out = asyncio.run(profile_service(home, args.flights, args.requests, args.profile, args.top))
+    out = asyncio.run(
+        profile_service(home, args.flights, args.requests, args.profile, args.top, args.service)
+    )
     print(json.dumps({"flights": args.flights, **{k: round(v, 3) for k, v in out.items()}}))
 
 

@@ -58,6 +58,62 @@ def _rps(r: dict) -> float:
     return len(r["latencies_ms"]) / r["wall_s"]
 
 
+def _cpu_ms(r: dict) -> float:
+    """Server CPU per request (ms): its process tree's CPU over the run / requests sent."""
+    return 1000 * r["cpu_s"] / r["cpu_requests"]
+
+
+# The no-work BentoML services (bench/bentoml_floor.py): how each answers POST /predict.
+BENTOML_FLOOR_KINDS = {"api": "@bentoml.api", "plain": "plain route"}
+
+
+def _bentoml_floor(rows: list[dict], m: dict[str, Any]) -> None:
+    """BentoML's no-work services against the Starlette floor, and the bento against them."""
+    floor, served, nowork = m["floor"], m["served"], m["bentoml_floor"]
+    for kind, how in BENTOML_FLOOR_KINDS.items():
+        for c in CONCURRENCY:
+            r = nowork[kind][c]
+            lat = r["latencies_ms"]
+            rows.append(
+                row(
+                    f"BentoML no-work ({how}) req/s c={c}",
+                    _rps(r),
+                    "req/s",
+                    baseline=_rps(floor[c]),
+                    note=f"baseline: the Starlette floor; p50 {pct(lat, 50):.2f} ms, "
+                    f"p99 {pct(lat, 99):.2f} ms, {r['errors']} errors",
+                )
+            )
+        for c in CONCURRENCY:
+            rows.append(
+                row(
+                    f"BentoML no-work ({how}) CPU per request c={c}",
+                    _cpu_ms(nowork[kind][c]),
+                    "ms",
+                    baseline=_cpu_ms(floor[c]),
+                    note="baseline: the Starlette floor's",
+                )
+            )
+    plain = nowork["plain"]
+    for c in CONCURRENCY:
+        rows += [
+            row(
+                f"served req/s / BentoML no-work c={c}",
+                _rps(served[c]),
+                "req/s",
+                baseline=_rps(plain[c]),
+                note="baseline: the no-work plain route (the bento's single flights take it)",
+            ),
+            row(
+                f"server CPU per request / BentoML no-work c={c}",
+                _cpu_ms(served[c]),
+                "ms",
+                baseline=_cpu_ms(plain[c]),
+                note="baseline: the no-work plain route's",
+            ),
+        ]
+
+
 def _served(rows: list[dict], label: str, runs: dict, floor: dict | None, base: dict | None):
     for c in CONCURRENCY:
         r = runs[c]
@@ -156,22 +212,23 @@ def build_rows(m: dict[str, Any]) -> list[dict]:
         rows.append(
             row(
                 f"server CPU per request c={c}",
-                1000 * served[c]["cpu_s"] / served[c]["cpu_requests"],
+                _cpu_ms(served[c]),
                 "ms",
-                baseline=1000 * floor[c]["cpu_s"] / floor[c]["cpu_requests"],
+                baseline=_cpu_ms(floor[c]),
                 note="CPU of the bento's processes / requests; baseline: the no-work floor's",
             )
         )
+    if "bentoml_floor" in m:
+        _bentoml_floor(rows, m)
     if "adaptive" in m:
         _served(rows, "adaptive batching", m["adaptive"], None, served)
         for c in CONCURRENCY:
-            a, q = m["adaptive"][c], served[c]
             rows.append(
                 row(
                     f"adaptive batching CPU per request c={c}",
-                    1000 * a["cpu_s"] / a["cpu_requests"],
+                    _cpu_ms(m["adaptive"][c]),
                     "ms",
-                    baseline=1000 * q["cpu_s"] / q["cpu_requests"],
+                    baseline=_cpu_ms(served[c]),
                     note="baseline: the bento's own queue",
                 )
             )
