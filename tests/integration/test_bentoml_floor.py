@@ -16,6 +16,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VALID = b'{"flights": [{"carrier": "UA"}]}'
 _JSON = {"content-type": "application/json"}
 
+pytestmark = pytest.mark.slow  # two bentoml serve processes; the benchmark's own services
+
 
 @pytest.fixture(scope="module", params=["NoWorkApi", "NoWorkPlain"])
 def served(request, tmp_path_factory) -> Iterator[tuple[str, str]]:
