@@ -19,7 +19,7 @@ run: setup ## land 2013, load, model and report
 # Tests run on WORKERS processes (pytest-xdist), one test file per worker at a time so a file's
 # shared fixtures (a trained pipeline, a served bento) are built once per worker.
 WORKERS ?= 2
-PYTEST = $(UV) run pytest -n $(WORKERS) --dist loadfile
+PYTEST = $(UV) run pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: setup ## the whole suite, what CI runs (real DuckDB, dbt, Dagster runs, bentoml serve, PostgreSQL)
 	$(PYTEST)

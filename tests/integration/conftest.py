@@ -1,4 +1,7 @@
+import fcntl
+import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,24 +82,59 @@ class Pipeline:
             )
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder built by ``build`` once per test session, whichever test process asks first.
+
+    pytest-xdist workers share their base temp folder's parent: the first worker builds under a
+    lock while the others wait, then every worker reads the same finished folder (copy it before
+    changing anything in it).
+    """
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder, done = root / name, root / f"{name}.built"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed attempt left
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+def instance_in(folder: Path) -> dg.DagsterInstance:
+    """A Dagster instance kept in ``folder`` (SQLite, as under DAGSTER_HOME): it can be copied."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return dg.DagsterInstance.local_temp(tempdir=str(folder))
+
+
+def train_january_to_march(home: Path) -> None:
+    """Ingest, features, a gated LightGBM model (test month March) and its promotion, through
+    real Dagster runs recorded in ``home/dagster_home``."""
+    from flightline.landing import land
+
+    months = month_range("2013-01", "2013-03")
+    land(home / "landing", months)
+    with instance_in(home / "dagster_home") as instance:
+        pipeline = Pipeline(home, instance, make_resources(home))
+        ingest = dg.AssetSelection.groups("raw", "staging", "marts")
+        for month in months:
+            pipeline.materialize(ingest, partition_key=f"{month}-01")
+        pipeline.materialize(
+            dg.AssetSelection.groups("features", "model") - dg.AssetSelection.assets(BACKTEST),
+            run_config=SMALL_HISTORY_GATE,
+        )
+
+
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> Pipeline:
     """A data folder where January–March 2013 went through the whole pipeline once.
 
     Ingest, features, a gated LightGBM model (test month March) and its promotion, all through
-    real Dagster runs on one instance. Tests that change it must restore what they change.
+    real Dagster runs on one instance (its ``dagster_home``). Built once per session and copied
+    for each test process. Tests that change it must restore what they change.
     """
-    from flightline.landing import land
-
+    source = built_once(tmp_path_factory, "trained", train_january_to_march)
     home = tmp_path_factory.mktemp("trained")
-    months = month_range("2013-01", "2013-03")
-    land(home / "landing", months)
-    pipeline = Pipeline(home, dg.DagsterInstance.ephemeral(), make_resources(home))
-    ingest = dg.AssetSelection.groups("raw", "staging", "marts")
-    for month in months:
-        pipeline.materialize(ingest, partition_key=f"{month}-01")
-    pipeline.materialize(
-        dg.AssetSelection.groups("features", "model") - dg.AssetSelection.assets(BACKTEST),
-        run_config=SMALL_HISTORY_GATE,
-    )
-    return pipeline
+    shutil.copytree(source, home, dirs_exist_ok=True)
+    return Pipeline(home, instance_in(home / "dagster_home"), make_resources(home))

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import pytest
 
 from bench.local_servers import free_port
@@ -27,7 +26,6 @@ from flightline import settings
 from flightline.cli import install_instance_config
 from flightline.synthetic.knobs import parse_drift
 from flightline.synthetic.simulate import simulate_months
-from tests.integration.conftest import Pipeline, make_resources
 
 pytestmark = pytest.mark.slow
 
@@ -144,33 +142,16 @@ def tail(log: Path, lines: int = 40) -> str:
 
 @pytest.fixture
 def platform(trained, tmp_path, monkeypatch) -> Path:
-    """A data folder with the trained January–March 2013 (warehouse, landing zone, champion) and a
-    Dagster instance that knows they were loaded, as after `flightline run`."""
-    for name in ("warehouse.duckdb", "landing", "models"):
-        src = trained.home / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
-    dagster_home = tmp_path / "dagster_home"
-    dagster_home.mkdir()
+    """A data folder with the trained January–March 2013 (warehouse, landing zone, champion) and
+    the Dagster instance that recorded their loads, as after `flightline run`."""
+    shutil.copytree(trained.home, tmp_path, dirs_exist_ok=True)
     monkeypatch.setenv("FLIGHTLINE_HOME", str(tmp_path))
     monkeypatch.setenv("FLIGHTLINE_DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
-    config = install_instance_config(dagster_home)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    config = install_instance_config(tmp_path / "dagster_home")
     # Loading the definitions (and dbt's parse) takes minutes on a busy machine: the code server
     # gets longer than Dagster's 180 s default to start (an edited file `flightline ui` keeps).
     config.write_text(config.read_text() + "code_servers:\n  local_startup_timeout: 900\n")
-    # Without the loads in its event log, the landing sensor would load the copied months again.
-    with dg.DagsterInstance.get() as instance:
-        pipeline = Pipeline(tmp_path, instance, make_resources(tmp_path))
-        assert pipeline.materialize(
-            dg.AssetSelection.groups("raw", "staging", "marts"),
-            tags={
-                "dagster/asset_partition_range_start": COPIED[0],
-                "dagster/asset_partition_range_end": COPIED[-1],
-            },
-        ).success
-        assert pipeline.materialize(
-            dg.AssetSelection.assets(["features", "flight_features"])
-        ).success
     return tmp_path
 
 
