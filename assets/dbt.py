@@ -5,17 +5,16 @@ raw assets' keys (``raw/<table>``) so the graph is connected, models are keyed a
 layer, and every model follows its upstream (declarative automation).
 """
 
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
 from assets.metadata import rounded_metadata
 from assets.partitions import month_window, monthly_partitions
 from assets.policies import DBT_POOL, FOLLOWS_UPSTREAM
-from resources.dbt import dbt_project
+from resources.dbt import DbtCli, dbt_project
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"
 
@@ -112,10 +111,21 @@ def rounded_events(events: Iterable[Any]) -> Iterator[Any]:
         yield event
 
 
-def month_range_vars(partition_keys: Sequence[str]) -> str:
-    """dbt --vars for the incremental models: the months in [min_date, max_date)."""
+def batch_window_env(partition_keys: Sequence[str]) -> dict[str, str]:
+    """The months in [min_date, max_date) as dbt reads them (macros/batch_months.sql); empty
+    without partitions: every month. Environment variables, not --vars: dbt re-parses the whole
+    project whenever --vars change, which would be every new month."""
+    if not partition_keys:
+        return {}
     min_date, max_date = month_window(partition_keys)
-    return json.dumps({"min_date": min_date, "max_date": max_date})
+    return {"FLIGHTLINE_BATCH_MIN_DATE": min_date, "FLIGHTLINE_BATCH_MAX_DATE": max_date}
+
+
+def run_partition_keys(tags: Mapping[str, str]) -> list[str]:
+    """The first and last partition keys a run targets, from its tags (none: not partitioned)."""
+    first = tags.get("dagster/asset_partition_range_start") or tags.get("dagster/partition")
+    last = tags.get("dagster/asset_partition_range_end") or first
+    return [first, last] if first else []
 
 
 translator = FlightlineDbtTranslator()
@@ -129,9 +139,11 @@ translator = FlightlineDbtTranslator()
     pool=DBT_POOL,
     name="dbt_models",
 )
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """Staging views and dimension tables: rebuilt whole on every run."""
-    yield from rounded_events(dbt.cli(["build"], context=context).stream())
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCli):
+    """Staging views and dimension tables: rebuilt whole on every run. In a run that loads months,
+    the staging tests that carry `where: __batch_months__` test those months only."""
+    window = batch_window_env(run_partition_keys(context.run.tags))
+    yield from rounded_events(dbt.build(context, window))
 
 
 @dbt_assets(
@@ -144,7 +156,6 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     pool=DBT_POOL,
     name="dbt_monthly_models",
 )
-def dbt_monthly_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def dbt_monthly_models(context: dg.AssetExecutionContext, dbt: DbtCli):
     """Incremental marts: each run replaces exactly the months of its partition range."""
-    args = ["build", "--vars", month_range_vars(context.partition_keys)]
-    yield from rounded_events(dbt.cli(args, context=context).stream())
+    yield from rounded_events(dbt.build(context, batch_window_env(context.partition_keys)))

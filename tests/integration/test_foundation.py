@@ -9,6 +9,7 @@ from assets.event_log import latest_metadata
 from assets.raw import raw_assets
 from flightline.landing import landing_file
 from flightline.raw_schemas import FLIGHTS
+from resources.dbt import dbt_project
 from tests.integration.conftest import with_partitions
 
 FOUNDATION = [*raw_assets, dbt_models, dbt_monthly_models]
@@ -97,8 +98,16 @@ def test_two_months_flow_from_landing_to_marts_and_reruns_change_nothing(warehou
     )
 
     # landing and materializing January again changes no row count
-    materialize(warehouse_env, JAN)
+    rerun = materialize(warehouse_env, JAN)
     assert counts(warehouse_env) == after_two
+    # both dbt invocations started from the previous parse on this warehouse (no full parse),
+    # and the staging tests tested January only
+    invocations = sorted((dbt_project.project_dir / "target").glob(f"*-{rerun.run_id[:7]}-*"))
+    assert [p.name.split("-")[0] for p in invocations] == ["dbt_models", "dbt_monthly_models"]
+    for folder in invocations:
+        assert "Unable to do partial parsing" not in (folder / "dbt.log").read_text()
+    (staging_test,) = invocations[0].glob("compiled/**/not_null_stg_flights_carrier.sql")
+    assert "flight_date < cast('2013-02-01' as date)" in staging_test.read_text()
     assert query(
         warehouse_env, "SELECT count(*) - count(DISTINCT flight_id) FROM marts.fct_flights"
     ) == [(0,)]

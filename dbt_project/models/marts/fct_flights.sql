@@ -1,11 +1,11 @@
 {#-
     One row per flight, enriched with airline, plane, airport and origin-weather attributes.
 
-    Incremental by month: the orchestrator runs one month partition (or a range of months) with
-        --vars '{"min_date": "2013-01-01", "max_date": "2013-02-01"}'
-    and delete+insert on flight_month replaces exactly the months present in that batch, so a rerun
-    never duplicates rows. With neither var set, every month in staging is (re)built, and so does
-    --full-refresh whatever the vars say.
+    Incremental by month: a run builds the months of batch_window() (macros/batch_months.sql: the
+    vars min_date/max_date, e.g. --vars '{"min_date": "2013-01-01", "max_date": "2013-02-01"}', or
+    the orchestrator's FLIGHTLINE_BATCH_MIN_DATE/_MAX_DATE) and delete+insert on flight_month
+    replaces exactly those months, so a rerun never duplicates rows. With no window, every month
+    in staging is (re)built, and so does --full-refresh whatever the window says.
 -#}
 {{
     config(
@@ -16,8 +16,7 @@
     )
 }}
 
-{%- set min_date = var('min_date', none) -%}
-{%- set max_date = var('max_date', none) -%}
+{%- set min_date, max_date = batch_window() -%}
 {%- if (min_date is none) != (max_date is none) -%}
     {{ exceptions.raise_compiler_error(
         "fct_flights: set both min_date and max_date (half-open [min_date, max_date)), or neither; got min_date="
