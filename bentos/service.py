@@ -131,7 +131,8 @@ class DelayService:
         limits = {"max_rows": args.max_rows, "max_stale_days": args.max_stale_days}
         _card.update(self.model.card, serving={**serving, **limits})
         # Every served prediction goes to <FLIGHTLINE_HOME>/prediction_log/ (set FLIGHTLINE_HOME
-        # when serving a bento: the default data folder is relative to the code).
+        # when serving a bento: the default data folder is relative to the code); the day's
+        # file stays open between requests.
         self.log = PredictionLog()
         # Requests that queue while a batch is scored form the next batch.
         self._queue: list[Queued] = []
@@ -229,6 +230,11 @@ class DelayService:
             # would cost more than the scoring.
             responses.append((200, scores.response_json(self._provenance_json)))
         return responses
+
+    @bentoml.on_shutdown
+    def close_log(self) -> None:
+        """The prediction log's open file is closed when the worker stops."""
+        self.log.close()
 
     def __is_ready__(self) -> bool:
         """/readyz answers 503 while the prediction log cannot be written."""
