@@ -129,7 +129,11 @@ def score_requests(
     if fast:
         parts = [assembled[i] for i in fast]
         matrix = parts[0].matrix if len(parts) == 1 else np.vstack([a.matrix for a in parts])
-        raw = model.booster.predict(matrix, num_threads=num_threads)
+        rows = model.row_predictor
+        if rows is not None and rows.num_threads == num_threads:
+            raw = rows.predict(matrix)  # one row: the C API; any other: booster.predict
+        else:
+            raw = model.booster.predict(matrix, num_threads=num_threads)
         probability = np.asarray(model.calibrator.apply(raw), dtype=np.float64)
         explained = explanations(model, matrix, num_threads) if explain else None
         offset = 0

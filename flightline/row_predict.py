@@ -1,0 +1,80 @@
+"""One row through LightGBM's single-row C API: ``booster.predict`` of a one-flight request,
+without its Python wrapper.
+
+``Booster.predict`` builds a predictor object, copies its parameters and checks its input on
+every call: for one row that costs several times the trees themselves. LightGBM's
+``LGBM_BoosterPredictForMatSingleRowFast`` prepares all of that once (a "fast config") and then
+scores one row with one C call. :class:`SingleRowPredictor` keeps one such config per booster;
+its answers equal ``booster.predict(row, num_threads=...)`` (tests/unit/test_row_predict.py
+checks a whole test month). Anything but one float32 row goes to ``booster.predict``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+
+import lightgbm as lgb
+import numpy as np
+from lightgbm.basic import _LIB, _safe_call
+
+# LightGBM's c_api.h
+_PREDICT_NORMAL = 0
+_DTYPE_FLOAT32 = 0
+
+
+class SingleRowPredictor:
+    """``booster.predict(matrix, num_threads=num_threads)``, one row at a time through the C API.
+
+    The booster must not change (no more training) while this predictor lives.
+    """
+
+    def __init__(self, booster: lgb.Booster, num_threads: int) -> None:
+        self.booster = booster  # also keeps the handle the fast config points into alive
+        self.num_threads = num_threads
+        self.width = booster.num_feature()
+        # What Booster.predict passes by default: the best iteration (<= 0: all trees).
+        self._num_iteration = booster.best_iteration
+        self._config = ctypes.c_void_p()
+        _safe_call(
+            _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+                booster._handle,
+                ctypes.c_int(_PREDICT_NORMAL),
+                ctypes.c_int(0),  # start_iteration
+                ctypes.c_int(self._num_iteration),
+                ctypes.c_int(_DTYPE_FLOAT32),
+                ctypes.c_int32(self.width),
+                ctypes.c_char_p(f"num_threads={num_threads}".encode()),
+                ctypes.byref(self._config),
+            )
+        )
+        self._out = np.empty(1, dtype=np.float64)
+        self._out_ptr = self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+        self._out_len = ctypes.c_int64(0)
+        # The fast config holds one row's buffers: one call at a time.
+        self._lock = threading.Lock()
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        """Probabilities (float64, one per row) of a feature matrix in the model's order."""
+        if (
+            matrix.ndim != 2
+            or matrix.shape != (1, self.width)
+            or matrix.dtype != np.float32
+            or not matrix.flags.c_contiguous
+        ):
+            return self.booster.predict(matrix, num_threads=self.num_threads)
+        with self._lock:
+            _safe_call(
+                _LIB.LGBM_BoosterPredictForMatSingleRowFast(
+                    self._config,
+                    ctypes.c_void_p(matrix.ctypes.data),
+                    ctypes.byref(self._out_len),
+                    self._out_ptr,
+                )
+            )
+            return self._out.copy()
+
+    def __del__(self) -> None:
+        config = getattr(self, "_config", None)
+        if config is not None and config.value is not None:
+            _LIB.LGBM_FastConfigFree(config)
