@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,12 +140,23 @@ def test_one_flight_requests_through_the_c_api_equal_booster_predict(served, tra
     expected = model.booster.predict(np.vstack(rows), num_threads=SERVING_NUM_THREADS)
     assert np.abs(got - expected).max() <= 1e-9
 
-    # and served one at a time, as a whole-month request scores them
+    # Served one flight per request, one at a time (each leads its own batch) and 8 at once
+    # (batched together on a worker): each as the same flights in one request.
     sample = requests[:40]
     together = served.predict({"flights": sample}).json()["predictions"]
-    for request, expected_one in zip(sample, together, strict=True):
-        (one,) = served.predict({"flights": [request]}).json()["predictions"]
-        assert abs(one["delay_probability"] - expected_one["delay_probability"]) <= 1e-9
+
+    def alone(request: dict) -> float:
+        response = served.predict({"flights": [request]})
+        assert response.status_code == 200, response.text
+        (one,) = response.json()["predictions"]
+        return one["delay_probability"]
+
+    with ThreadPoolExecutor(8) as pool:
+        at_once = list(pool.map(alone, sample * 3))
+    one_at_a_time = [alone(r) for r in sample]
+    expected_each = [p["delay_probability"] for p in together]
+    for got_each in (one_at_a_time, at_once[:40], at_once[40:80], at_once[80:]):
+        assert np.abs(np.array(got_each) - expected_each).max() <= 1e-9
 
 
 def test_one_flight_with_provenance_and_the_model_card(served):
