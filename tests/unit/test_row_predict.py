@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from flightline.features import CATEGORICAL_FEATURES, LABEL, MODEL_FEATURES, feature_matrix
-from flightline.row_predict import SingleRowPredictor
+from flightline.row_predict import MAX_ROWS, SingleRowPredictor
 from flightline.scoring import SERVING_NUM_THREADS, load_scoring_model
 from flightline.serving_fast import score_requests
 from flightline.training_data import MONTH_COLUMN
@@ -63,15 +63,23 @@ def test_a_whole_test_month_row_by_row_equals_booster_predict(early_stopped):
     assert not np.array_equal(expected, booster.predict(month, num_iteration=-1, num_threads=1))
 
 
-def test_other_shapes_and_types_go_to_booster_predict(early_stopped):
+def test_up_to_max_rows_row_by_row_and_the_rest_to_booster_predict(early_stopped, monkeypatch):
     booster, month = early_stopped
     predictor = SingleRowPredictor(booster, num_threads=1)
-    expected = booster.predict(month[:10], num_threads=1)
-    np.testing.assert_array_equal(predictor.predict(month[:10]), expected)  # several rows
-    np.testing.assert_array_equal(predictor.predict(month[:1].astype(np.float64)), expected[:1])
-    np.testing.assert_array_equal(predictor.predict(np.asfortranarray(month[:2])), expected[:2])
+    expected = booster.predict(month[:100], num_threads=1)
+    calls = []
+    real = booster.predict
+    monkeypatch.setattr(booster, "predict", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for n in (1, 2, 5, MAX_ROWS):
+        got = predictor.predict(month[:n])
+        assert got.shape == (n,) and got.dtype == np.float64
+        assert np.abs(got - expected[:n]).max() <= 1e-9
+    assert calls == []
+    assert np.abs(predictor.predict(month[: MAX_ROWS + 1]) - expected[: MAX_ROWS + 1]).max() == 0
+    assert np.abs(predictor.predict(month[:2].astype(np.float64)) - expected[:2]).max() == 0
+    assert np.abs(predictor.predict(np.asfortranarray(month[:3])) - expected[:3]).max() == 0
+    assert len(calls) == 3  # more rows, float64, column-major: booster.predict
     one = predictor.predict(month[:1])
-    assert one.shape == (1,) and one.dtype == np.float64
     assert predictor.predict(month[1:2]) is not one and one[0] == expected[0]  # never shared
 
 
@@ -86,7 +94,9 @@ def test_one_flight_requests_take_the_c_api_and_equal_the_batch(model_folder, mo
     real = model.booster.predict
     monkeypatch.setattr(model.booster, "predict", lambda *a, **k: calls.append(1) or real(*a, **k))
     alone = [score_requests(model, [[f]], num_threads=SERVING_NUM_THREADS)[0] for f in flights]
-    assert calls == []  # every one-flight request through the C API
+    few = score_requests(model, [[f] for f in flights[:5]], num_threads=SERVING_NUM_THREADS)
+    assert calls == []  # one-flight requests, alone or a few together: through the C API
+    assert [one.probability.tolist() for one in few] == [a.probability.tolist() for a in alone[:5]]
     assert all(one.fast for one in alone) and batch.fast
     got = np.concatenate([one.probability for one in alone])
     assert np.abs(got - batch.probability).max() <= 1e-9
