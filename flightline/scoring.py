@@ -86,8 +86,8 @@ class ScoringModel:
     # The snapshot as flat arrays for the per-flight fast path (serving_fast.score_requests);
     # None: every request takes the general path.
     fast: SnapshotArrays | None = field(default=None, repr=False, compare=False)
-    # One-flight requests of the fast path through LightGBM's single-row C API (row_predict.py);
-    # None: booster.predict.
+    # Fast-path batches of up to row_predict.MAX_ROWS flights through LightGBM's single-row C
+    # API (row_predict.py); None: booster.predict.
     row_predictor: SingleRowPredictor | None = field(default=None, repr=False, compare=False)
 
     @property

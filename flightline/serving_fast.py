@@ -2,12 +2,14 @@
 
 :func:`score_requests` is what the service calls: requests whose flights the snapshot arrays
 cover (:mod:`flightline.serving_snapshot`: every flight on or after the snapshot's as-of day, and
-the days of its horizon before it) are assembled in numpy and scored in ONE ``predict`` call; any
-other request goes through :func:`flightline.scoring.score_request_batch` (the general path).
-Either way each request gets a :class:`RequestScores` of plain arrays, from which its response
-document and its log lines are written with ``orjson``, one dict per flight, whatever the number
-of flights (no per-request DataFrame: for one flight, building Polars frames cost more than the
-model; at 100 flights the Polars writers cost 2-3x these, at 1,000 about the same in all).
+the days of its horizon before it) are assembled in numpy, in one call for all of them, and
+scored in ONE ``predict`` call (up to 16 rows: LightGBM's single-row C API,
+:mod:`flightline.row_predict`); any other request goes through
+:func:`flightline.scoring.score_request_batch` (the general path). Either way each request gets
+a :class:`RequestScores` of plain arrays, from which its response document and its log lines are
+written with ``orjson``, one dict per flight, whatever the number of flights (no per-request
+DataFrame: for one flight, building Polars frames cost more than the model; at 100 flights the
+Polars writers cost 2-3x these, at 1,000 about the same in all).
 """
 
 from __future__ import annotations
