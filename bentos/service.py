@@ -24,8 +24,9 @@ another. Scoring runs on the event loop: a scoring thread cannot run alongside i
 handing each batch to it and back cost ~1 ms of CPU per request in a profile of the worker. One
 worker per CPU.
 
-A one-flight batch is scored through LightGBM's single-row C API
-(:mod:`flightline.row_predict`), and the prediction log's file stays open between requests
+A batch of up to 16 flights is scored through LightGBM's single-row C API
+(:mod:`flightline.row_predict`), its requests' features are assembled in one call, and the
+prediction log's file stays open between requests
 (:class:`flightline.prediction_log.PredictionLog`): see BENCHMARKS.md, run 7.
 
 Why this queue and not BentoML's adaptive batching (``batchable=True``; measured side by side
@@ -142,7 +143,7 @@ class DelayService:
         # when serving a bento: the default data folder is relative to the code); the day's
         # file stays open between requests.
         self.log = PredictionLog()
-        # Requests that queue while a batch is scored form the next batch.
+        # Requests received while a leading request lets the loop turn join its batch.
         self._queue: list[Queued] = []
         self._draining = False
         self._drainer: asyncio.Task | None = None
