@@ -14,12 +14,20 @@ serde and dispatch cost ~2 ms of CPU per request, several times the scoring of a
 other body goes to the :meth:`DelayService.predict` API, which validates it with pydantic and
 answers errors as BentoML does. Both score through the same queue.
 
-Requests that arrive while a worker is scoring wait and are then scored together in one call
+Requests that arrive together are scored together in one call
 (:func:`flightline.serving_fast.score_requests`; each gets its own response and log lines): a
 scoring call costs about the same for 1 or 50 flights, so under concurrency this multiplies
-throughput, and a lone request never waits. Scoring runs on the event loop: a scoring thread
-cannot run alongside it (the GIL), and handing each batch to it and back cost ~1 ms of CPU per
-request in a profile of the worker. One worker per CPU.
+throughput. The first request, finding no batch under way, leads one: it lets the event loop
+turn once (the requests already received join it, each waiting on a future) and then scores the
+batch in its own task, so a lone request needs no future and no drain task and never waits for
+another. Scoring runs on the event loop: a scoring thread cannot run alongside it (the GIL), and
+handing each batch to it and back cost ~1 ms of CPU per request in a profile of the worker. One
+worker per CPU.
+
+A batch of up to 16 flights is scored through LightGBM's single-row C API
+(:mod:`flightline.row_predict`), its requests' features are assembled in one call, and the
+prediction log's file stays open between requests
+(:class:`flightline.prediction_log.PredictionLog`): see BENCHMARKS.md, run 7.
 
 Why this queue and not BentoML's adaptive batching (``batchable=True``; measured side by side
 by bench/serving.py with bench/adaptive_service.py, figures in BENCHMARKS.md): a batchable API
@@ -88,8 +96,9 @@ class FlightsRequest(PredictRequest):
 _card: dict = {}
 # POST routes that ServiceGuard answers itself (filled when the worker's service starts).
 _plain_routes: dict[str, PlainRoute] = {}
-# A queued request: its flights, whether it asked for explanations, and its answer to come.
-Queued = tuple[Sequence[ValidFlight], bool, asyncio.Future[tuple[int, bytes]]]
+# A queued request: its flights, whether it asked for explanations, and its answer to come
+# (None: the request that leads the batch, which scores it in its own task).
+Queued = tuple[Sequence[ValidFlight], bool, asyncio.Future[tuple[int, bytes]] | None]
 
 
 async def get_model_card(request: Request) -> JSONResponse:
@@ -131,9 +140,10 @@ class DelayService:
         limits = {"max_rows": args.max_rows, "max_stale_days": args.max_stale_days}
         _card.update(self.model.card, serving={**serving, **limits})
         # Every served prediction goes to <FLIGHTLINE_HOME>/prediction_log/ (set FLIGHTLINE_HOME
-        # when serving a bento: the default data folder is relative to the code).
+        # when serving a bento: the default data folder is relative to the code); the day's
+        # file stays open between requests.
         self.log = PredictionLog()
-        # Requests that queue while a batch is scored form the next batch.
+        # Requests received while a leading request lets the loop turn join its batch.
         self._queue: list[Queued] = []
         self._draining = False
         self._drainer: asyncio.Task | None = None
@@ -162,32 +172,65 @@ class DelayService:
         if stale:
             error = f"{len(stale)} flight(s) too far past the feature snapshot"
             return 422, json_body({"error": error, "detail": stale[:20]})
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[tuple[int, bytes]] = loop.create_future()
-        self._queue.append((flights, explain, future))
-        if not self._draining:
-            self._draining = True
-            self._drainer = loop.create_task(self._drain())  # a reference keeps the task alive
-        return await future
-
-    async def _drain(self) -> None:
-        """Score queued requests, a batch at a time, until the queue is empty."""
+        if self._draining:  # another request leads a batch: join it
+            future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
+            self._queue.append((flights, explain, future))
+            return await future
+        # This request leads the batch and scores it in its own task (no future, no drain task).
+        self._draining = True
+        own: Queued = (flights, explain, None)
+        self._queue.append(own)
         try:
-            while self._queue:
-                batch = self._next_batch()
-                requests = [(flights, explain) for flights, explain, _ in batch]
-                try:
-                    responses = self._score(requests)
-                except Exception as exc:  # every request of the batch gets the error
-                    for _, _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_, _, future), response in zip(batch, responses, strict=True):
-                    if not future.done():  # a client that went away has a cancelled future
-                        future.set_result(response)
+            # One turn of the event loop first, so that requests already received join the
+            # batch: scoring runs on the loop, so none can join while it runs.
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:  # the client went away: the others go on without it
+            self._queue = [q for q in self._queue if q is not own]
+            if self._queue:
+                self._drainer = asyncio.get_running_loop().create_task(self._drain())
+            else:
+                self._draining = False
+            raise
+        try:
+            answer = self._drain_queue()
         finally:
             self._draining = False
+        if answer is None:  # never: the leader is in the first batch
+            raise RuntimeError("the leading request was not scored")
+        return answer
+
+    async def _drain(self) -> None:
+        """Score the requests a cancelled leader left queued."""
+        try:
+            self._drain_queue()
+        finally:
+            self._draining = False
+
+    def _drain_queue(self) -> tuple[int, bytes] | None:
+        """Score queued requests, a batch at a time, until the queue is empty: each follower's
+        future gets its answer; returns the leader's (raises its error), None without one."""
+        mine: tuple[int, bytes] | None = None
+        error: Exception | None = None
+        while self._queue:
+            batch = self._next_batch()
+            requests = [(flights, explain) for flights, explain, _ in batch]
+            try:
+                responses = self._score(requests)
+            except Exception as exc:  # every request of the batch gets the error
+                for _, _, future in batch:
+                    if future is None:
+                        error = exc
+                    elif not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, _, future), response in zip(batch, responses, strict=True):
+                if future is None:
+                    mine = response
+                elif not future.done():  # a client that went away has a cancelled future
+                    future.set_result(response)
+        if error is not None:
+            raise error
+        return mine
 
     def _next_batch(self) -> list[Queued]:
         """The oldest queued requests, up to max_rows flights in all (at least one request)."""
@@ -229,6 +272,11 @@ class DelayService:
             # would cost more than the scoring.
             responses.append((200, scores.response_json(self._provenance_json)))
         return responses
+
+    @bentoml.on_shutdown
+    def close_log(self) -> None:
+        """The prediction log's open file is closed when the worker stops."""
+        self.log.close()
 
     def __is_ready__(self) -> bool:
         """/readyz answers 503 while the prediction log cannot be written."""

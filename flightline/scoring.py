@@ -45,6 +45,8 @@ from flightline.serving_snapshot import SnapshotArrays, build_snapshot_arrays
 if TYPE_CHECKING:  # imported where a model is trained or read (flightline/__init__.py says why)
     import lightgbm as lgb
 
+    from flightline.row_predict import SingleRowPredictor
+
 MODEL_FILE = "model.txt"
 CARD_FILE = "model_card.json"
 STATE_DIR = "online_features"
@@ -84,6 +86,9 @@ class ScoringModel:
     # The snapshot as flat arrays for the per-flight fast path (serving_fast.score_requests);
     # None: every request takes the general path.
     fast: SnapshotArrays | None = field(default=None, repr=False, compare=False)
+    # Fast-path batches of up to row_predict.MAX_ROWS flights through LightGBM's single-row C
+    # API (row_predict.py); None: booster.predict.
+    row_predictor: SingleRowPredictor | None = field(default=None, repr=False, compare=False)
 
     @property
     def version(self) -> str:
@@ -124,6 +129,8 @@ def load_scoring_model(folder: str | Path, *, fast_path: bool = True) -> Scoring
     card = json.loads((folder / CARD_FILE).read_text())
     import lightgbm as lgb
 
+    from flightline.row_predict import SingleRowPredictor
+
     booster = lgb.Booster(model_file=str(folder / MODEL_FILE))
     features = list(card.get("features") or booster.feature_name())
     if booster.feature_name() != features:
@@ -141,6 +148,7 @@ def load_scoring_model(folder: str | Path, *, fast_path: bool = True) -> Scoring
         features=features,
         folder=folder,
         calibrator=Calibrator.from_json(card.get("calibration")),
+        row_predictor=SingleRowPredictor(booster, SERVING_NUM_THREADS) if fast_path else None,
     )
 
 

@@ -7,15 +7,18 @@ filling, row limits, and 4xx answers that name the field and the row without hur
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import bentoml
 import duckdb
 import httpx
+import numpy as np
 import polars as pl
 import pytest
 from pydantic import ValidationError
@@ -30,7 +33,12 @@ from flightline.bento_store import (
 )
 from flightline.features import build_feature_state
 from flightline.prediction_schema import DEFAULT_MAX_ROWS, EXAMPLE_FLIGHT, Flight
-from flightline.scoring import ScoringModel, load_scoring_model, score_flights
+from flightline.scoring import (
+    SERVING_NUM_THREADS,
+    ScoringModel,
+    load_scoring_model,
+    score_flights,
+)
 from flightline.warehouse import read_table
 
 READY_TIMEOUT_S = 90
@@ -110,6 +118,45 @@ def test_served_probabilities_equal_batch_scoring(served, trained):
     for flag in ("carrier_unknown", "origin_unknown", "dest_unknown", "tailnum_unknown"):
         assert (joined[flag] == joined[f"{flag}_http"]).all(), flag
     assert not online["history_incomplete"].any()
+
+
+def test_one_flight_requests_through_the_c_api_equal_booster_predict(served, trained):
+    # One-flight requests are scored by LightGBM's single-row C API (flightline/row_predict.py):
+    # over the whole test month with the real champion it must give booster.predict's answers.
+    with duckdb.connect(str(trained.home / "warehouse.duckdb"), read_only=True) as conn:
+        fct = read_table(conn, "SELECT * FROM marts.fct_flights ORDER BY flight_id")
+    first = served.model.state.first_complete_day
+    day = pl.col("sched_dep_local").dt.date()
+    month = fct.filter((pl.col("flight_month") == "2013-03") & (day >= first))
+    requests, flights = [], []
+    for row in month.iter_rows(named=True):
+        with contextlib.suppress(ValidationError):
+            flights.append(Flight.model_validate(as_request(row)))
+            requests.append(as_request(row))
+    model = served.model
+    assert model.row_predictor is not None and len(flights) >= 1_000
+    rows = [model.fast.assemble([f]).matrix for f in flights]
+    got = np.concatenate([model.row_predictor.predict(r) for r in rows])
+    expected = model.booster.predict(np.vstack(rows), num_threads=SERVING_NUM_THREADS)
+    assert np.abs(got - expected).max() <= 1e-9
+
+    # Served one flight per request, one at a time (each leads its own batch) and 8 at once
+    # (batched together on a worker): each as the same flights in one request.
+    sample = requests[:40]
+    together = served.predict({"flights": sample}).json()["predictions"]
+
+    def alone(request: dict) -> float:
+        response = served.predict({"flights": [request]})
+        assert response.status_code == 200, response.text
+        (one,) = response.json()["predictions"]
+        return one["delay_probability"]
+
+    with ThreadPoolExecutor(8) as pool:
+        at_once = list(pool.map(alone, sample * 3))
+    one_at_a_time = [alone(r) for r in sample]
+    expected_each = [p["delay_probability"] for p in together]
+    for got_each in (one_at_a_time, at_once[:40], at_once[40:80], at_once[80:]):
+        assert np.abs(np.array(got_each) - expected_each).max() <= 1e-9
 
 
 def test_one_flight_with_provenance_and_the_model_card(served):

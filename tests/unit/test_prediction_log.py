@@ -229,3 +229,45 @@ def test_explanations_are_logged_as_json_when_asked_for(tmp_path):
     log = read_prediction_log(tmp_path)
     assert [json.loads(e)["raw_score"] for e in log["explanation"].head(2)] == [-1.0, 0.0]
     assert log["explanation"].tail(2).is_null().all()
+
+
+def test_the_day_file_is_opened_once_and_reopened_for_a_new_day(tmp_path, monkeypatch):
+    opened = []
+    real_open = type(tmp_path).open
+
+    def counting_open(self, *args, **kwargs):
+        opened.append(self.name)
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(tmp_path), "open", counting_open)
+    log = PredictionLog(tmp_path)
+    frame = request(2)
+    for _ in range(3):
+        log.write(frame, scores_for(frame), model_version="v1", served_at=SERVED)
+    next_day = datetime(2026, 11, 24, 0, 0, 1, tzinfo=UTC)
+    log.write(frame, scores_for(frame), model_version="v1", served_at=next_day)
+    log.close()
+    pid = os.getpid()
+    assert opened == [f"2026-11-23-{pid}.jsonl", f"2026-11-24-{pid}.jsonl"]
+    assert read_prediction_log(tmp_path).height == 8  # every write flushed, none lost
+
+
+def test_a_moved_or_replaced_folder_fails_the_write_and_a_restored_one_works(tmp_path):
+    # The file is kept open: a write must still fail when its path no longer leads to it.
+    folder = tmp_path / "log"
+    log = PredictionLog(folder)
+    frame = request(1)
+    log.write(frame, scores_for(frame), model_version="v1", served_at=SERVED)
+    saved = tmp_path / "saved"
+    folder.rename(saved)
+    folder.write_text("a file where the log folder should be")
+    with pytest.raises(PredictionLogUnavailable, match="cannot be written"):
+        log.write(frame, scores_for(frame), model_version="v1", served_at=SERVED)
+    folder.unlink()  # removed: created again by the next write
+    log.write(frame, scores_for(frame), model_version="v1", served_at=SERVED)
+    assert read_prediction_log(folder).height == 1  # a fresh file in the recreated folder
+    folder.rename(tmp_path / "gone")
+    saved.rename(folder)
+    log.write(frame, scores_for(frame), model_version="v1", served_at=SERVED)
+    assert read_prediction_log(folder).height == 2  # the restored file, appended to
+    assert read_prediction_log(tmp_path / "gone").height == 1

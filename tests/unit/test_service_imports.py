@@ -12,6 +12,7 @@ class Block(importlib.abc.MetaPathFinder):
             raise ImportError(f"{name} is not in the bento")
 sys.meta_path.insert(0, Block())
 import flightline.scoring, flightline.serving_fast, flightline.prediction_log
+import flightline.row_predict
 import flightline.service_http, flightline.prediction_schema
 print("imported")
 """
