@@ -93,7 +93,8 @@ class DbtCli(DbtCliResource):
     ) -> Iterator[object]:
         """``dbt build`` of the context's selection, with ``env`` added to dbt's environment;
         yields its Dagster events."""
-        target_path = self._get_unique_target_path(context=context)
+        # dagster-dbt's target paths are relative to the project (dbt's working directory).
+        target_path = Path(self.project_dir) / self._get_unique_target_path(context=context)
         saved = saved_parse_path(Path(self.project_dir))
         if saved.exists():  # dagster-dbt copies target/partial_parse.msgpack only when absent
             target_path.mkdir(parents=True, exist_ok=True)
