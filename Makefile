@@ -17,8 +17,10 @@ run: setup ## land 2013, load, model and report
 	$(UV) run flightline run
 
 # Tests run on WORKERS processes (pytest-xdist), one test file per worker at a time so a file's
-# shared fixtures (a trained pipeline, a served bento) are built once per worker.
-WORKERS ?= 2
+# shared fixtures (a served bento) are built once per worker; the files go out in the order of
+# tests/conftest.py (the longest first). Three on two cores: the suite waits on subprocesses (dbt,
+# servers, the daemon) much of the time, and a third worker fills those waits (BENCHMARKS.md).
+WORKERS ?= 3
 PYTEST = $(UV) run pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: setup ## the whole suite, what CI runs (real DuckDB, dbt, Dagster runs, bentoml serve, PostgreSQL)

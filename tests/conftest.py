@@ -54,16 +54,25 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=start_order(items))
 
 
+# The longest files, started first (`make test` hands out whole files in collection order, with
+# --no-loadscope-reorder): the daemon's closed loop (~8 min on 2 cores), the concurrent lake
+# ingests and the lake-vs-file comparison (~6 min), the partial-year run (~4 min).
+LONGEST_FIRST = ("test_daemon.py", "test_scale_out.py", "test_served_quality.py")
+
+
 def start_order(items) -> Callable[[pytest.Item], int]:
-    """Files with slow tests first (`make test` hands out whole files, in this order, with
-    --no-loadscope-reorder): the longest work starts while the short files fill the gaps, instead
-    of a few minutes-long files left for the end. Among them, files without the ``trained``
-    pipeline first: they run while one worker builds it and the others wait for it."""
+    """The longest files first, then the other files with slow tests, then the rest: the long
+    work starts while the short files fill the gaps, instead of minutes-long files left for the
+    end. Among the slow files, those without the ``trained`` pipeline first: they run while one
+    worker builds it and the others wait for it."""
     rank: dict[Path, int] = {}
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        if item.get_closest_marker("slow"):
-            rank[item.path] = min(rank.get(item.path, 2), 1 if "trained" in fixtures else 0)
+        if item.path.name in LONGEST_FIRST:
+            rank[item.path] = LONGEST_FIRST.index(item.path.name)
+        elif item.get_closest_marker("slow"):
+            slow = len(LONGEST_FIRST) + ("trained" in fixtures)
+            rank[item.path] = min(rank.get(item.path, slow), slow)
         else:
-            rank.setdefault(item.path, 2)
+            rank.setdefault(item.path, len(LONGEST_FIRST) + 2)
     return lambda item: rank[item.path]

@@ -78,11 +78,13 @@ def test_kill_9_during_materialize_then_the_same_command_completes(tmp_path):
     landed = sum(1 for _ in (home / "landing/flights/flights_2013-01.csv").open()) - 1
     first = flightline(home, "materialize", "--from", "2013-01", "--to", "2013-01")
     try:
-        dagster_home = home / "dagster_home"
-        deadline = time.monotonic() + RUN_HOLDS_SLOT_TIMEOUT_S
-        while not (dagster_home / "dagster.yaml").exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        # It says so once its instance has created its storage: opening the instance while the
+        # CLI creates it would race it to set up the same SQLite files.
+        said = ""
+        while not said.startswith("added partitions"):
+            said = first.stdout.readline()
+            assert said, "the command ended before adding its partitions"
+        with dg.DagsterInstance.from_config(str(home / "dagster_home")) as instance:
             run_id = wait_for_slot_holder(instance, first)
             first.send_signal(signal.SIGKILL)  # the flightline process alone, as `kill -9 <pid>`
             first.wait(30)
