@@ -67,11 +67,10 @@ def start_order(items) -> Callable[[pytest.Item], int]:
     worker builds it and the others wait for it."""
     rank: dict[Path, int] = {}
     for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
         if item.path.name in LONGEST_FIRST:
             rank[item.path] = LONGEST_FIRST.index(item.path.name)
         elif item.get_closest_marker("slow"):
-            slow = len(LONGEST_FIRST) + ("trained" in fixtures)
+            slow = len(LONGEST_FIRST) + ("trained" in getattr(item, "fixturenames", ()))
             rank[item.path] = min(rank.get(item.path, slow), slow)
         else:
             rank.setdefault(item.path, len(LONGEST_FIRST) + 2)
