@@ -137,7 +137,6 @@ class PredictionLog:
         self._file_key: tuple[date, int] | None = None  # (UTC day, pid) of the open file
         self._file_path: Path | None = None
         self._file_id: tuple[int, int] | None = None  # (device, inode) of the open file
-        self._file_name = ""
 
     def path_for(self, served_at: datetime) -> Path:
         return self.folder / f"{served_at.astimezone(UTC):%Y-%m-%d}-{os.getpid()}.jsonl"
@@ -181,7 +180,7 @@ class PredictionLog:
         """The open file of ``path``, (re)opened unless the open one is still what it names."""
         if self._file is not None and key == self._file_key:
             try:
-                st = os.stat(self._file_name)
+                st = os.stat(self._file_path)
             except OSError:
                 st = None
             if st is not None and (st.st_dev, st.st_ino) == self._file_id:
@@ -196,7 +195,6 @@ class PredictionLog:
             raise
         self._file, self._file_key, self._file_path = f, key, path
         self._file_id = (st.st_dev, st.st_ino)
-        self._file_name = str(path)
         return f
 
     def _close(self) -> None:
