@@ -71,7 +71,7 @@ import polars as pl
 
 from bench.loadgen import run_load
 from bench.serving_http import (
-    load_with_cpu,
+    load_each_concurrency,
     measure_adaptive,
     measure_bentoml_floor,
     measure_floor,
@@ -300,10 +300,7 @@ def run_serving_benchmark(
         t0 = time.perf_counter()
         wait_until_ready(url, process, log, READY_TIMEOUT_S)
         m["ready_s"] = time.perf_counter() - t0
-        for c in CONCURRENCY:
-            served[c] = load_with_cpu(
-                process.pid, url, single_file, c, n_single, warmup=max(20, 2 * c)
-            )
+        served.update(load_each_concurrency(process.pid, url, single_file, n_single))
         served["batch"] = run_load(url, batch_file, 1, n_batch, warmup=2)
         if soak_seconds > 0:
             best = max(len(served[c]["latencies_ms"]) / served[c]["wall_s"] for c in CONCURRENCY)

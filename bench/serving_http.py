@@ -51,6 +51,16 @@ def load_with_cpu(pid: int, *args: Any, **kwargs: Any) -> dict:
     return result
 
 
+def load_each_concurrency(
+    pid: int, url: str, bodies: Path, n: int, min_warmup: int = 20
+) -> dict[int, dict]:
+    """:func:`load_with_cpu` at each concurrency of the table: ``n`` requests, after a warm-up of
+    twice the concurrency (at least ``min_warmup``)."""
+    return {
+        c: load_with_cpu(pid, url, bodies, c, n, warmup=max(min_warmup, 2 * c)) for c in CONCURRENCY
+    }
+
+
 def _workers_rss(pid: int, workers: int) -> int:
     """Sum of the ``workers`` largest resident sets under ``pid``: the processes holding a model."""
     return sum(_tree_rss(pid)[:workers])
@@ -67,10 +77,7 @@ def measure_floor(workdir: Path, bodies: Path, n: int, workers: int) -> dict[int
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_http(url + "/predict", process)
-        return {
-            c: load_with_cpu(process.pid, url, bodies, c, n, warmup=max(50, 2 * c))
-            for c in CONCURRENCY
-        }
+        return load_each_concurrency(process.pid, url, bodies, n, min_warmup=50)
     finally:
         stop_floor(process)
 
@@ -113,10 +120,7 @@ def measure_from_source(
     process, url, _ = start_bento_server(target, folder, env, working_dir=PROJECT_ROOT)
     try:
         _wait_http(url + "/readyz", process, 120)
-        return {
-            c: load_with_cpu(process.pid, url, bodies, c, n, warmup=max(20, 2 * c))
-            for c in CONCURRENCY
-        }
+        return load_each_concurrency(process.pid, url, bodies, n)
     finally:
         stop_bento_server(process)
 
