@@ -27,9 +27,10 @@ from pathlib import Path
 import duckdb
 
 from flightline.landing import file_sha256
-from flightline.landing_read import LandingFileError, check_header, sniff_header, stage_file
+from flightline.landing_read import LandingFileError, check_header, sniff_header, stage_files
 from flightline.months import parse_month
-from flightline.raw_schemas import LOAD_COLUMNS, Column, RawTable
+from flightline.raw_schemas import LOAD_COLUMNS, RawTable
+from flightline.raw_validation import check_rows, check_whole_columns, q, type_rows, typed_ref
 from flightline.warehouse import is_lake, rollback_quietly
 
 RAW_SCHEMA = "raw"
@@ -63,106 +64,6 @@ class LoadResult:
         return self.rows_rejected / self.rows_read if self.rows_read else 0.0
 
 
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def typed_ref(column: str, duck_type: str) -> str:
-    """The column's typed value in ``_typed``: the text itself for VARCHAR, else its cast."""
-    return q(column) if duck_type == "VARCHAR" else q(f"_t_{column}")
-
-
-def _shown(text_sql: str, limit: int = 40) -> str:
-    """SQL quoting a text value for a reason, shortened so a huge value stays out of messages."""
-    return (
-        f"CASE WHEN length({text_sql}) > {limit} THEN '''' || left({text_sql}, {limit}) "
-        f"|| '''... (' || {_str(f'length({text_sql})')} || ' characters)' ELSE '''' || {text_sql} || '''' END"
-    )
-
-
-def _str(sql: str) -> str:
-    return f"CAST({sql} AS VARCHAR)"
-
-
-def _bound(col: Column, value: float) -> str:
-    return str(int(value)) if col.type == "INTEGER" else repr(float(value))
-
-
-def column_reason_sql(name: str, col: Column, required: bool) -> str:
-    """SQL: the reasons one column's value is invalid, NULL when it is valid."""
-    text, typed, label = q(name), typed_ref(name, col.type), _lit(f"{name}: ")
-    checks: list[tuple[str, str]] = []
-    if required:
-        checks.append((f"{text} IS NULL", "'missing required value'"))
-    if col.type != "VARCHAR":
-        checks.append(
-            (
-                f"{text} IS NOT NULL AND {typed} IS NULL",
-                f"'cannot parse ' || {_shown(text)} || ' as {col.type}'",
-            )
-        )
-    if col.min is not None and col.max is not None:
-        lo, hi = _bound(col, col.min), _bound(col, col.max)
-        checks.append(
-            (f"NOT ({typed} BETWEEN {lo} AND {hi})", f"{_str(typed)} || ' is outside [{lo}, {hi}]'")
-        )
-    if col.hhmm:
-        checks.append(
-            (
-                f"{typed} % 100 >= 60",
-                f"{_str(typed)} || ' is not a clock time (HHMM, minutes 00-59)'",
-            )
-        )
-    if col.max_length is not None:
-        checks.append(
-            (
-                f"length({text}) > {col.max_length}",
-                f"{_str(f'length({text})')} || ' characters, at most {col.max_length}'",
-            )
-        )
-    if col.pattern is not None:
-        short = f"length({text}) <= {col.max_length}" if col.max_length else "true"
-        checks.append(
-            (
-                f"{short} AND NOT regexp_full_match({text}, {_lit(col.pattern)})",
-                f"{_shown(text)} || ' does not have the shape {_lit(col.pattern)[1:-1]}'",
-            )
-        )
-    if col.values:
-        allowed = ", ".join(_lit(v) for v in col.values)
-        checks.append(
-            (
-                f"{text} NOT IN ({allowed})",
-                f"{_shown(text)} || ' is not one of {', '.join(col.values)}'",
-            )
-        )
-    cases = ", ".join(f"CASE WHEN {cond} THEN {label} || {msg} END" for cond, msg in checks)
-    return f"nullif(concat_ws('; ', {cases}), '')" if cases else "NULL"
-
-
-def reject_reason_sql(table: RawTable, partition: str) -> str:
-    """SQL over ``_cols`` (text columns plus ``_r_<column>`` reasons): the row's reasons, ''
-    when the row is valid. Cross-column rules run only on rows whose columns they use are valid."""
-    typed = {c: typed_ref(c, t) for c, t in table.columns.items()}
-    parts = [f'"_r_{c}"' for c in table.columns]
-    for rule in table.rules:
-        valid = " AND ".join(f'"_r_{c}" IS NULL' for c in rule.uses)
-        cond, msg = rule.violated.format(**typed), rule.message.format(**typed)
-        parts.append(f"CASE WHEN {valid} AND ({cond}) THEN {_lit(rule.column + ': ')} || {msg} END")
-    if table.monthly:  # a monthly file holds its own month only
-        year, month = parse_month(partition)
-        parts.append(
-            f'CASE WHEN "_r_year" IS NULL AND "_r_month" IS NULL AND ({typed["year"]} <> {year}'
-            f" OR {typed['month']} <> {month}) THEN 'month: row is for ' || printf('%d-%02d', "
-            f"{typed['year']}, {typed['month']}) || ', not {partition}' END"
-        )
-    return f"concat_ws('; ', {', '.join(parts)})"
-
-
 def _column_defs(table: RawTable) -> tuple[list[str], list[str]]:
     """Column definitions of ``raw.<table>`` and of its rejects table."""
     typed = [f"{q(c)} {t}" for c, t in {**table.columns, **LOAD_COLUMNS}.items()]
@@ -187,60 +88,73 @@ def create_tables_sql(table: RawTable) -> list[str]:
     ]
 
 
-def _check_whole_columns(conn: duckdb.DuckDBPyConnection, table: RawTable, path: Path) -> None:
-    typed = {c: t for c, t in table.columns.items() if t != "VARCHAR"}
-    if not typed:
-        return
-    counts = ", ".join(
-        f"count({q(c)}), count({typed_ref(c, t)}), any_value(left({q(c)}, 40))"
-        for c, t in typed.items()
-    )
-    row = conn.execute(f"SELECT {counts} FROM _typed").fetchone()
-    for i, (col, duck_type) in enumerate(typed.items()):
-        present, parsed, example = row[3 * i : 3 * i + 3]
-        if present and not parsed:
-            raise LandingFileError(
-                path, f"wrong type: expected {duck_type}, no value parses (e.g. {example!r})", col
+# Files validated together in one pass of each statement, up to this many bytes: a month of 1x
+# flights is ~2.5 MB, so a year goes in one pass instead of twelve small ones (each statement's
+# fixed cost once, and rows enough for DuckDB to use both cores); a 30x month passes alone.
+GROUP_BYTES = 32 << 20
+
+
+def file_groups(files: list[tuple[Path, str]], limit: int = GROUP_BYTES) -> list[list[int]]:
+    """Indexes of ``files`` in consecutive groups of at most ``limit`` bytes (at least one file
+    each; a missing file counts as empty and is refused when its group is staged)."""
+    groups: list[list[int]] = []
+    size = 0
+    for i, (path, _) in enumerate(files):
+        n = path.stat().st_size if path.is_file() else 0
+        if not groups or size + n > limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(i)
+        size += n
+    return groups
+
+
+@dataclass
+class _Staged:
+    path: Path
+    partition: str
+    source: str
+    file_hash: str
+    data_lines: int
+    extra_columns: list[str]
+
+
+def _stage_files(
+    conn: duckdb.DuckDBPyConnection,
+    table: RawTable,
+    files: list[tuple[Path, str]],
+    landing_root: Path,
+) -> list[_Staged]:
+    """Stage the files (a whole-file fault raises here) into ``_stage`` and ``_line_rejects``,
+    their rows tagged with the file's index ``_file``; ``_files`` gets each file's partition and
+    load columns."""
+    headers = []
+    for path, _ in files:
+        if not path.is_file():
+            raise LandingFileError(path, "no landing file: land it first (flightline land)")
+        headers.append((path, check_header(table, sniff_header(path), path)))
+    staged = []
+    for (path, partition), lines in zip(files, stage_files(conn, table, headers), strict=True):
+        if lines.data_lines == 0:
+            raise LandingFileError(path, "file has a header but no rows")
+        source = str(path.resolve().relative_to(landing_root.resolve()))
+        staged.append(
+            _Staged(
+                path, partition, source, file_sha256(path), lines.data_lines, lines.extra_columns
             )
-
-
-def _type_rows(conn: duckdb.DuckDBPyConnection, table: RawTable) -> int:
-    """Build ``_typed``: one row per distinct row of ``_stage`` (its first line), with each typed
-    column cast once as ``_t_<column>``; return the number of exact duplicates dropped."""
-    cols = ", ".join(q(c) for c in table.columns)
-    casts = "".join(
-        f", TRY_CAST({q(c)} AS {t}) AS {typed_ref(c, t)}"
-        for c, t in table.columns.items()
-        if t != "VARCHAR"
-    )
+        )
+    months = [parse_month(f.partition) if table.monthly else (None, None) for f in staged]
     conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT _line, {cols}{casts} FROM "
-        f"(SELECT min(_line) AS _line, {cols} FROM _stage GROUP BY ALL)"
+        "CREATE OR REPLACE TEMP TABLE _files AS SELECT * FROM (VALUES "
+        + ", ".join("(?, ?, ?, ?, ?::INTEGER, ?::INTEGER)" for _ in staged)
+        + ") AS f(_file, _partition, _source_file, _file_hash, _p_year, _p_month)",
+        [
+            v
+            for i, (f, (year, month)) in enumerate(zip(staged, months, strict=True))
+            for v in (i, f.partition, f.source, f.file_hash, year, month)
+        ],
     )
-    staged = conn.execute("SELECT count(*) FROM _stage").fetchone()[0]
-    return staged - conn.execute("SELECT count(*) FROM _typed").fetchone()[0]
-
-
-def _check_rows(conn: duckdb.DuckDBPyConnection, table: RawTable, partition: str) -> None:
-    """Build ``_checked`` from ``_typed``: every row with ``_reason`` ('' when valid)."""
-    cols = ", ".join(q(c) for c in table.columns)
-    typed = "".join(f", {typed_ref(c, t)}" for c, t in table.columns.items() if t != "VARCHAR")
-    reasons = ", ".join(
-        f'{column_reason_sql(c, col, c in table.required)} AS "_r_{c}"'
-        for c, col in table.schema.items()
-    )
-    key = ", ".join(q(c) for c in table.key)
-    conn.execute(
-        "CREATE OR REPLACE TEMP TABLE _checked AS "
-        f"WITH _cols AS (SELECT _line, {cols}{typed}, {reasons} FROM _typed), "
-        f"r AS (SELECT _line, {cols}{typed}, {reject_reason_sql(table, partition)} AS _reason "
-        "FROM _cols)"
-        " SELECT * EXCLUDE (_dup, _first_line) REPLACE (CASE WHEN _reason = '' AND _dup > 1 "
-        f"THEN 'key: (' || concat_ws(', ', {key}) || ') is already on line ' || _first_line "
-        "|| ' with other values' ELSE _reason END AS _reason) FROM ("
-        f"  SELECT *, row_number() OVER (PARTITION BY _reason = '', {key} ORDER BY _line) AS _dup,"
-        f"  min(_line) OVER (PARTITION BY _reason = '', {key}) AS _first_line FROM r)"
-    )
+    return staged
 
 
 def _reject_error(
@@ -260,81 +174,83 @@ def _reject_error(
     return error
 
 
-def _load_one(
+_TEMP_TABLES = ("_stage", "_line_rejects", "_files", "_typed", "_checked", "_rejected")
+
+
+def load_group(
     conn: duckdb.DuckDBPyConnection,
     table: RawTable,
-    path: Path,
+    files: list[tuple[Path, str]],
     landing_root: Path,
-    partition: str,
     max_reject_rate: float | None,
     loaded_at: dt.datetime,
     targets: tuple[str, str] | None = None,
-) -> LoadResult:
-    """Validate one file and insert its rows into ``targets`` (rows, rejects), by default
-    ``raw.<table>`` and its rejects table after deleting the partition's previous rows."""
-    if not path.is_file():
-        raise LandingFileError(path, "no landing file: land it first (flightline land)")
-    source = str(path.resolve().relative_to(landing_root.resolve()))
-    file_hash = file_sha256(path)
-    header = check_header(table, sniff_header(path), path)
-    staged = stage_file(conn, table, path, header)
-    if staged.data_lines == 0:
-        raise LandingFileError(path, "file has a header but no rows")
-    duplicates = _type_rows(conn, table)
-    _check_whole_columns(conn, table, path)
-    _check_rows(conn, table, partition)
+) -> list[LoadResult]:
+    """Validate ``(path, partition)`` files together and insert their rows into ``targets``
+    (rows, rejects), by default ``raw.<table>`` and its rejects table after deleting the
+    partitions' previous rows. Each file keeps its own figures, line numbers and refusals."""
+    staged = _stage_files(conn, table, files, landing_root)
+    duplicates = type_rows(conn, table)
+    check_whole_columns(conn, table, [f.path for f in staged])
+    check_rows(conn, table)
     conn.execute(
         "CREATE OR REPLACE TEMP TABLE _rejected AS "
-        f"SELECT _line, _reason, {', '.join(q(c) for c in table.columns)}, NULL AS _raw_line "
-        "FROM _checked WHERE _reason <> '' UNION ALL BY NAME "
-        "SELECT _line, _reason, _raw_line FROM _line_rejects"
+        f"SELECT _file, _line, _reason, {', '.join(q(c) for c in table.columns)}, "
+        "NULL AS _raw_line FROM _checked WHERE _reason <> '' UNION ALL BY NAME "
+        "SELECT _file, _line, _reason, _raw_line FROM _line_rejects"
     )
-    reasons = dict(
-        conn.execute(
-            "SELECT split_part(_reason, ':', 1) AS kind, count(*) FROM _rejected "
-            "GROUP BY kind ORDER BY count(*) DESC, kind"
-        ).fetchall()
-    )
-    rejected = sum(reasons.values())
-    result = LoadResult(
-        table=table.name,
-        partition=partition,
-        source_file=source,
-        file_hash=file_hash,
-        rows_read=staged.data_lines,
-        rows_loaded=staged.data_lines - rejected - duplicates,
-        rows_rejected=rejected,
-        reject_reasons=reasons,
-        duplicates_dropped=duplicates,
-        extra_columns=staged.extra_columns,
-    )
-    if max_reject_rate is not None and result.reject_rate > max_reject_rate:
-        examples = conn.execute(
-            "SELECT _line, left(_reason, 200) FROM _rejected ORDER BY _line LIMIT 3"
-        ).fetchall()
-        raise _reject_error(path, result, max_reject_rate, examples)
+    reasons: list[dict[str, int]] = [{} for _ in staged]
+    for file, kind, n in conn.execute(
+        "SELECT _file, split_part(_reason, ':', 1) AS kind, count(*) FROM _rejected "
+        "GROUP BY _file, kind ORDER BY _file, count(*) DESC, kind"
+    ).fetchall():
+        reasons[file][kind] = n
+    results = []
+    for i, f in enumerate(staged):
+        rejected = sum(reasons[i].values())
+        result = LoadResult(
+            table=table.name,
+            partition=f.partition,
+            source_file=f.source,
+            file_hash=f.file_hash,
+            rows_read=f.data_lines,
+            rows_loaded=f.data_lines - rejected - duplicates.get(i, 0),
+            rows_rejected=rejected,
+            reject_reasons=reasons[i],
+            duplicates_dropped=duplicates.get(i, 0),
+            extra_columns=f.extra_columns,
+        )
+        if max_reject_rate is not None and result.reject_rate > max_reject_rate:
+            examples = conn.execute(
+                "SELECT _line, left(_reason, 200) FROM _rejected WHERE _file = ? "
+                "ORDER BY _line LIMIT 3",
+                [i],
+            ).fetchall()
+            raise _reject_error(f.path, result, max_reject_rate, examples)
+        results.append(result)
 
-    load = [source, file_hash, loaded_at, partition]
-    load_cols = "?::VARCHAR AS _source_file, ?::VARCHAR AS _file_hash, "
-    load_cols += "?::TIMESTAMPTZ AS _loaded_at, ?::VARCHAR AS _partition"
+    load_cols = "f._source_file, f._file_hash, ?::TIMESTAMPTZ AS _loaded_at, f._partition"
     typed = ", ".join(f"{typed_ref(c, t)} AS {q(c)}" for c, t in table.columns.items())
     if targets is None:
         target, rejects = f"{RAW_SCHEMA}.{table.name}", f"{RAW_SCHEMA}.{table.rejects_table}"
-        conn.execute(f"DELETE FROM {target} WHERE _partition = ?", [partition])
-        conn.execute(f"DELETE FROM {rejects} WHERE _partition = ?", [partition])
+        partitions = [f.partition for f in staged]
+        for name in (target, rejects):
+            conn.execute(f"DELETE FROM {name} WHERE _partition IN (SELECT UNNEST(?))", [partitions])
     else:
         target, rejects = targets
     conn.execute(
-        f"INSERT INTO {target} BY NAME SELECT {typed}, {load_cols} FROM _checked "
-        "WHERE _reason = '' ORDER BY _line",
-        load,
+        f"INSERT INTO {target} BY NAME SELECT {typed}, {load_cols} FROM _checked c "
+        "JOIN _files f USING (_file) WHERE _reason = '' ORDER BY _file, _line",
+        [loaded_at],
     )
     conn.execute(
-        f"INSERT INTO {rejects} BY NAME SELECT *, {load_cols} FROM _rejected ORDER BY _line", load
+        f"INSERT INTO {rejects} BY NAME SELECT r.* EXCLUDE (_file), {load_cols} FROM _rejected r "
+        "JOIN _files f USING (_file) ORDER BY _file, _line",
+        [loaded_at],
     )
-    for temp in ("_stage", "_typed", "_checked", "_rejected", "_line_rejects"):
-        conn.execute(f"DROP TABLE {temp}")
-    return result
+    for temp in _TEMP_TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS {temp}")
+    return results
 
 
 def load_files(
@@ -356,10 +272,10 @@ def load_files(
     try:
         for stmt in create_tables_sql(table):
             conn.execute(stmt)
-        results = [
-            _load_one(conn, table, path, landing_root, partition, max_reject_rate, loaded_at)
-            for path, partition in files
-        ]
+        results = []
+        for group in file_groups(files):
+            chosen = [files[i] for i in group]
+            results += load_group(conn, table, chosen, landing_root, max_reject_rate, loaded_at)
         conn.execute("COMMIT")
     except BaseException:
         rollback_quietly(conn)

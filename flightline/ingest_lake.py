@@ -7,7 +7,14 @@ from pathlib import Path
 
 import duckdb
 
-from flightline.ingest import RAW_SCHEMA, LoadResult, _column_defs, _load_one, create_tables_sql
+from flightline.ingest import (
+    RAW_SCHEMA,
+    LoadResult,
+    _column_defs,
+    create_tables_sql,
+    file_groups,
+    load_group,
+)
 from flightline.raw_schemas import RawTable
 from flightline.warehouse import retry_on_conflict, rollback_quietly
 
@@ -28,10 +35,12 @@ def load_files_lake(
     conn.execute(f"CREATE OR REPLACE TEMP TABLE {ready[0]} ({', '.join(typed)})")
     conn.execute(f"CREATE OR REPLACE TEMP TABLE {ready[1]} ({', '.join(rejects)})")
     try:
-        results = [
-            _load_one(conn, table, path, landing_root, part, max_reject_rate, loaded_at, ready)
-            for path, part in files
-        ]
+        results = []
+        for group in file_groups(files):
+            chosen = [files[i] for i in group]
+            results += load_group(
+                conn, table, chosen, landing_root, max_reject_rate, loaded_at, ready
+            )
         partitions = [r.partition for r in results]
         target, rejects_table = f"{RAW_SCHEMA}.{table.name}", f"{RAW_SCHEMA}.{table.rejects_table}"
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,58 +159,98 @@ class StagedFile:
     extra_columns: list[str]
 
 
-def stage_file(
-    conn: duckdb.DuckDBPyConnection, table: RawTable, path: Path, header: Header
-) -> StagedFile:
-    """Stage ``path`` into temp tables: ``_stage`` (``_line`` and every table column as text)
-    and ``_line_rejects`` (``_line``, ``_reason``, ``_raw_line``) for lines that are not a row."""
-    expected = len(header.names)
+def _clean_rows(
+    path: Path, expected: int, out: Path
+) -> tuple[int, list[tuple[int, str, str | None]]]:
+    """Write the data lines of ``path`` that are rows to ``out``, each with its line number as
+    its first field; return the number of data lines and the lines that are not rows
+    (line number, reason, text)."""
     rejects: list[tuple[int, str, str | None]] = []
     data_lines = 0
+    with path.open("rb") as src, out.open("wb") as clean:
+        src.readline()  # the header, already checked
+        for number, raw in enumerate(src, start=2):
+            raw = raw.rstrip(b"\r\n")
+            if not raw:
+                continue  # a blank line is not a row
+            data_lines += 1
+            reason, text = _line_fault(raw, expected)
+            if reason:
+                shown = text if text is not None else raw.decode("utf-8", "backslashreplace")
+                rejects.append((number, reason, shown[:10_000]))
+                continue
+            # The line number travels with the row as its first field.
+            clean.write(b"%d," % number + raw + b"\n")
+    return data_lines, rejects
+
+
+def _read_rows(
+    conn: duckdb.DuckDBPyConnection,
+    table: RawTable,
+    names: Sequence[str],
+    files: list[tuple[int, Path, Path]],
+) -> None:
+    """Append to ``_stage`` the rows of cleaned files that share the stage column ``names``:
+    ``(index, cleaned file, landing file)``, read in one pass."""
+    types = {"_line": "BIGINT", **{n: "VARCHAR" for n in names}}
+    columns = ", ".join(f"{_q(n)}: '{t}'" for n, t in types.items())
+    known = ", ".join(_q(c) for c in ["_line", *table.columns])
+    try:
+        conn.execute(
+            f"INSERT INTO _stage SELECT m._file, {known} FROM read_csv(?, "
+            f"header = false, auto_detect = false, columns = {{{columns}}}, "
+            "nullstr = ['NA', ''], delim = ',', quote = '\"', escape = '\"', "
+            f"strict_mode = true, parallel = false, compression = 'none', filename = true, "
+            f"max_line_size = {MAX_LINE_BYTES + 64}) "
+            "JOIN (SELECT unnest(?) AS filename, unnest(?) AS _file) m USING (filename)",
+            [
+                [str(c) for _, c, _ in files],
+                [str(c) for _, c, _ in files],
+                [i for i, _, _ in files],
+            ],
+        )
+    except duckdb.Error as e:  # every line was checked: this is a reader limit
+        if len(files) > 1:  # one of them: find which
+            for one in files:
+                _read_rows(conn, table, names, [one])
+        raise LandingFileError(
+            files[0][2], f"not a readable CSV file: {str(e).splitlines()[0]}"
+        ) from e
+
+
+def stage_files(
+    conn: duckdb.DuckDBPyConnection, table: RawTable, files: Sequence[tuple[Path, Header]]
+) -> list[StagedFile]:
+    """Stage ``(path, header)`` files into temp tables, each row tagged with its file's index
+    ``_file``: ``_stage`` (``_line`` and every table column as text) and ``_line_rejects``
+    (``_line``, ``_reason``, ``_raw_line``) for lines that are not a row. Files whose headers
+    put the columns in the same places are read by one ``read_csv``."""
+    text = ", ".join(f"{_q(c)} VARCHAR" for c in table.columns)
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE _stage (_file INTEGER, _line BIGINT, {text})")
+    staged: list[StagedFile] = []
+    rejects: list[tuple[int, int, str, str | None]] = []
+    layouts: dict[tuple[str, ...], list[tuple[int, Path, Path]]] = {}
     with tempfile.TemporaryDirectory(prefix="flightline-stage-") as tmp:
-        clean = Path(tmp) / "rows.csv"
-        with path.open("rb") as src, clean.open("wb") as out:
-            src.readline()  # the header, already checked
-            for number, raw in enumerate(src, start=2):
-                raw = raw.rstrip(b"\r\n")
-                if not raw:
-                    continue  # a blank line is not a row
-                data_lines += 1
-                reason, text = _line_fault(raw, expected)
-                if reason:
-                    shown = text if text is not None else raw.decode("utf-8", "backslashreplace")
-                    rejects.append((number, reason, shown[:10_000]))
-                    continue
-                # The line number travels with the row as its first field.
-                out.write(b"%d," % number + raw + b"\n")
-        names = ["_line", *header.stage_names(table)]
-        types = {n: "BIGINT" if n == "_line" else "VARCHAR" for n in names}
-        columns = ", ".join(f"{_q(n)}: '{t}'" for n, t in types.items())
-        known = ", ".join(_q(c) for c in ["_line", *table.columns])
-        try:
-            conn.execute(
-                f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT {known} FROM read_csv(?, "
-                f"header = false, auto_detect = false, columns = {{{columns}}}, "
-                "nullstr = ['NA', ''], delim = ',', quote = '\"', escape = '\"', "
-                f"strict_mode = true, parallel = false, compression = 'none', "
-                f"max_line_size = {MAX_LINE_BYTES + 64})",
-                [str(clean)],
-            )
-        except duckdb.Error as e:  # every line was checked above: this is a reader limit
-            raise LandingFileError(
-                path, f"not a readable CSV file: {str(e).splitlines()[0]}"
-            ) from e
+        for i, (path, header) in enumerate(files):
+            clean = Path(tmp) / f"{i}.csv"
+            data_lines, bad = _clean_rows(path, len(header.names), clean)
+            rejects += [(i, *r) for r in bad]
+            staged.append(StagedFile(data_lines=data_lines, extra_columns=header.extra))
+            layouts.setdefault(tuple(header.stage_names(table)), []).append((i, clean, path))
+        for names, group in layouts.items():
+            _read_rows(conn, table, names, group)
     reject_table = pa.table(
         {
-            "_line": pa.array([r[0] for r in rejects], pa.int64()),
-            "_reason": pa.array([r[1] for r in rejects], pa.string()),
-            "_raw_line": pa.array([r[2] for r in rejects], pa.string()),
+            "_file": pa.array([r[0] for r in rejects], pa.int32()),
+            "_line": pa.array([r[1] for r in rejects], pa.int64()),
+            "_reason": pa.array([r[2] for r in rejects], pa.string()),
+            "_raw_line": pa.array([r[3] for r in rejects], pa.string()),
         }
     )
     conn.register("_line_rejects_view", reject_table)
     conn.execute("CREATE OR REPLACE TEMP TABLE _line_rejects AS SELECT * FROM _line_rejects_view")
     conn.unregister("_line_rejects_view")
-    return StagedFile(data_lines=data_lines, extra_columns=header.extra)
+    return staged
 
 
 def _q(name: str) -> str:

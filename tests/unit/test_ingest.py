@@ -7,15 +7,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from flightline import ingest
 from flightline.ingest import (
     LandingFileError,
     RejectRateError,
-    column_reason_sql,
+    file_groups,
     load_file,
     load_files,
 )
 from flightline.landing import landing_file
 from flightline.raw_schemas import FLIGHTS, WEATHER
+from flightline.raw_validation import column_reason_sql
 
 COLS = list(FLIGHTS.columns)
 N = 2_000  # rows per month in the small zone: enough for every case, quick to load
@@ -321,6 +323,60 @@ def test_one_bad_file_in_a_batch_changes_no_month(conn, zone):
     rewrite(jan(zone), lambda ls: ls[:-1])  # January changed and valid
     with pytest.raises(LandingFileError, match="flights_2013-02.csv, column 'dest'"):
         load_files(conn, FLIGHTS, [(jan(zone), "2013-01"), (feb(zone), "2013-02")], zone)
+    assert snapshot(conn) == before
+
+
+def test_files_validated_together_keep_their_own_figures_lines_and_refusals(
+    conn, zone, tmp_path, monkeypatch
+):
+    # January: an exact duplicate and a row of February; February: a key conflict, and a
+    # column the table does not have (its own layout: read apart from January's).
+    rewrite(jan(zone), lambda ls: ls + ls[1:2] + feb(zone).read_text().splitlines()[1:2])
+    rewrite(feb(zone), lambda ls: ls + [set_fields(ls[1], arr_delay="99")])
+    rewrite(feb(zone), lambda ls: [ls[0] + ",gate"] + [line + ",A1" for line in ls[1:]])
+    files = [(jan(zone), "2013-01"), (feb(zone), "2013-02")]
+    assert file_groups(files) == [[0, 1]]  # a year of 1x months fits in one pass
+    assert file_groups(files, limit=1) == [[0], [1]]
+
+    january, february = load_files(conn, FLIGHTS, files, zone)
+    assert (january.rows_read, january.rows_loaded, january.duplicates_dropped) == (N + 2, N, 1)
+    assert january.reject_reasons == {"month": 1}
+    assert (february.rows_read, february.rows_loaded) == (N + 1, N)
+    assert february.reject_reasons == {"key": 1}
+    assert (january.extra_columns, february.extra_columns) == ([], ["gate"])
+    assert conn.execute(
+        "SELECT _partition, _line, _reason, _source_file FROM raw.flights_rejects ORDER BY 1"
+    ).fetchall() == [
+        ("2013-01", N + 3, "month: row is for 2013-02, not 2013-01", "flights/flights_2013-01.csv"),
+        (
+            "2013-02",
+            N + 2,
+            "key: (2013, 2, 1, US, 1117, EWR) is already on line 2 with other values",
+            "flights/flights_2013-02.csv",
+        ),
+    ]
+
+    # One file per pass loads the same rows and rejects.
+    def tables(c) -> list[list[tuple]]:
+        return [
+            c.execute(f"SELECT * EXCLUDE (_loaded_at) FROM raw.{name} ORDER BY ALL").fetchall()
+            for name in ("flights", "flights_rejects")
+        ]
+
+    monkeypatch.setattr(ingest, "file_groups", lambda fs: [[i] for i in range(len(fs))])
+    with duckdb.connect(str(tmp_path / "apart.duckdb")) as apart:
+        assert [r.reject_reasons for r in load_files(apart, FLIGHTS, files, zone)] == [
+            {"month": 1},
+            {"key": 1},
+        ]
+        assert tables(apart) == tables(conn)
+    monkeypatch.undo()
+
+    # A refusal names its own file, and no month of the pass changes.
+    before = snapshot(conn)
+    edit_rows(feb(zone), {i: {"distance": "-5"} for i in range(0, N, 50)})  # 2%
+    with pytest.raises(RejectRateError, match="flights_2013-02.csv, column 'distance': 40 of"):
+        load_files(conn, FLIGHTS, files, zone)
     assert snapshot(conn) == before
 
 
