@@ -31,7 +31,7 @@ from flightline.feature_table import (
     update_feature_table,
 )
 from flightline.features import save_state
-from flightline.ingest import FULL_PARTITION, load_file
+from flightline.ingest import FULL_PARTITION, load_files
 from flightline.landing import landing_file
 from flightline.months import first_day, month_range
 from flightline.raw_schemas import RAW_TABLES
@@ -70,10 +70,12 @@ def run(scale: int) -> dict[str, float]:
     lap("land")
 
     with duckdb.connect(settings.duckdb_path(), config=settings.DUCKDB_CONFIG) as conn:
-        for table in RAW_TABLES.values():
-            for month in months if table.monthly else [None]:
-                path = landing_file(paths.landing, table, month)
-                load_file(conn, table, path, paths.landing, month or FULL_PARTITION)
+        for table in RAW_TABLES.values():  # one call per table, as the raw assets load
+            files = [
+                (landing_file(paths.landing, table, month), month or FULL_PARTITION)
+                for month in (months if table.monthly else [None])
+            ]
+            load_files(conn, table, files, paths.landing)
     lap("raw")
     dbt_build("--exclude", "config.materialized:incremental")
     dates = {
