@@ -94,17 +94,19 @@ def create_tables_sql(table: RawTable) -> list[str]:
 GROUP_BYTES = 32 << 20
 
 
-def file_groups(files: list[tuple[Path, str]], limit: int = GROUP_BYTES) -> list[list[int]]:
-    """Indexes of ``files`` in consecutive groups of at most ``limit`` bytes (at least one file
-    each; a missing file counts as empty and is refused when its group is staged)."""
-    groups: list[list[int]] = []
+def file_groups(
+    files: list[tuple[Path, str]], limit: int = GROUP_BYTES
+) -> list[list[tuple[Path, str]]]:
+    """``files`` in consecutive groups of at most ``limit`` bytes (at least one file each; a
+    missing file counts as empty and is refused when its group is staged)."""
+    groups: list[list[tuple[Path, str]]] = []
     size = 0
-    for i, (path, _) in enumerate(files):
+    for path, partition in files:
         n = path.stat().st_size if path.is_file() else 0
         if not groups or size + n > limit:
             groups.append([])
             size = 0
-        groups[-1].append(i)
+        groups[-1].append((path, partition))
         size += n
     return groups
 
@@ -274,8 +276,7 @@ def load_files(
             conn.execute(stmt)
         results = []
         for group in file_groups(files):
-            chosen = [files[i] for i in group]
-            results += load_group(conn, table, chosen, landing_root, max_reject_rate, loaded_at)
+            results += load_group(conn, table, group, landing_root, max_reject_rate, loaded_at)
         conn.execute("COMMIT")
     except BaseException:
         rollback_quietly(conn)

@@ -37,9 +37,8 @@ def load_files_lake(
     try:
         results = []
         for group in file_groups(files):
-            chosen = [files[i] for i in group]
             results += load_group(
-                conn, table, chosen, landing_root, max_reject_rate, loaded_at, ready
+                conn, table, group, landing_root, max_reject_rate, loaded_at, ready
             )
         partitions = [r.partition for r in results]
         target, rejects_table = f"{RAW_SCHEMA}.{table.name}", f"{RAW_SCHEMA}.{table.rejects_table}"

@@ -335,8 +335,8 @@ def test_files_validated_together_keep_their_own_figures_lines_and_refusals(
     rewrite(feb(zone), lambda ls: ls + [set_fields(ls[1], arr_delay="99")])
     rewrite(feb(zone), lambda ls: [ls[0] + ",gate"] + [line + ",A1" for line in ls[1:]])
     files = [(jan(zone), "2013-01"), (feb(zone), "2013-02")]
-    assert file_groups(files) == [[0, 1]]  # a year of 1x months fits in one pass
-    assert file_groups(files, limit=1) == [[0], [1]]
+    assert file_groups(files) == [files]  # a year of 1x months fits in one pass
+    assert file_groups(files, limit=1) == [[files[0]], [files[1]]]
 
     january, february = load_files(conn, FLIGHTS, files, zone)
     assert (january.rows_read, january.rows_loaded, january.duplicates_dropped) == (N + 2, N, 1)
@@ -363,7 +363,7 @@ def test_files_validated_together_keep_their_own_figures_lines_and_refusals(
             for name in ("flights", "flights_rejects")
         ]
 
-    monkeypatch.setattr(ingest, "file_groups", lambda fs: [[i] for i in range(len(fs))])
+    monkeypatch.setattr(ingest, "file_groups", lambda fs: [[f] for f in fs])
     with duckdb.connect(str(tmp_path / "apart.duckdb")) as apart:
         assert [r.reject_reasons for r in load_files(apart, FLIGHTS, files, zone)] == [
             {"month": 1},
