@@ -24,7 +24,7 @@ WORKERS ?= 3
 PYTEST = $(UV) run pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: setup ## the whole suite, what CI runs (real DuckDB, dbt, Dagster runs, bentoml serve, PostgreSQL)
-	$(PYTEST)
+	$(PYTEST) --durations=15  # the long poles, in CI's log too
 
 test-fast: setup ## unit tests and small integration tests: what is not marked slow
 	$(PYTEST) -m "not slow"
