@@ -193,8 +193,8 @@ def _read_rows(
     """Append to ``_stage`` the rows of cleaned files that share the stage column ``names``:
     ``(index, cleaned file, landing file)``, read in one pass."""
     types = {"_line": "BIGINT", **{n: "VARCHAR" for n in names}}
-    columns = ", ".join(f"{_q(n)}: '{t}'" for n, t in types.items())
-    known = ", ".join(_q(c) for c in ["_line", *table.columns])
+    columns = ", ".join(f"{q(n)}: '{t}'" for n, t in types.items())
+    known = ", ".join(q(c) for c in ["_line", *table.columns])
     try:
         conn.execute(
             f"INSERT INTO _stage SELECT m._file, {known} FROM read_csv(?, "
@@ -225,7 +225,7 @@ def stage_files(
     ``_file``: ``_stage`` (``_line`` and every table column as text) and ``_line_rejects``
     (``_line``, ``_reason``, ``_raw_line``) for lines that are not a row. Files whose headers
     put the columns in the same places are read by one ``read_csv``."""
-    text = ", ".join(f"{_q(c)} VARCHAR" for c in table.columns)
+    text = ", ".join(f"{q(c)} VARCHAR" for c in table.columns)
     conn.execute(f"CREATE OR REPLACE TEMP TABLE _stage (_file INTEGER, _line BIGINT, {text})")
     staged: list[StagedFile] = []
     rejects: list[tuple[int, int, str, str | None]] = []
@@ -253,5 +253,6 @@ def stage_files(
     return staged
 
 
-def _q(name: str) -> str:
+def q(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'

@@ -11,12 +11,8 @@ from pathlib import Path
 
 import duckdb
 
-from flightline.landing_read import LandingFileError
+from flightline.landing_read import LandingFileError, q
 from flightline.raw_schemas import Column, RawTable
-
-
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _lit(value: object) -> str:
