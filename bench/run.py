@@ -180,7 +180,7 @@ def end_to_end(root: Path, scale: int) -> tuple[list[dict], Path]:
             card["train_seconds"],
             "s",
             note=f"{card['rows']['train_and_valid']:,} rows, {card['best_iteration']} rounds "
-            f"(early stop + refit), test AUC {card['metrics']['model']['auc']:.4f}",
+            f"(early-stopped), test AUC {card['metrics']['model']['auc']:.4f}",
         ),
     ]
     return rows, home
