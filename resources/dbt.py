@@ -26,8 +26,9 @@ from packaging.version import Version
 
 from flightline import settings
 
-# Folders dbt writes into, not reads from: they never change the manifest.
-GENERATED_DIRS = ("target", "dbt_packages", "logs")
+# What dbt writes, not reads: never a reason to parse again. `.user.yml` is the user id a `dbt`
+# run by hand with `--profiles-dir .` leaves in the project.
+GENERATED = ("target", "dbt_packages", "logs", ".user.yml")
 FINGERPRINT_FILE = "manifest.fingerprint"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
@@ -38,7 +39,7 @@ def project_fingerprint(project_dir: Path, warehouse_kind: str) -> str:
     digest = hashlib.sha256(f"{warehouse_kind}\0{version('dbt-core')}\0".encode())
     for path in sorted(project_dir.rglob("*")):
         relative = path.relative_to(project_dir)
-        if not path.is_file() or relative.parts[0].startswith(GENERATED_DIRS):
+        if not path.is_file() or relative.parts[0].startswith(GENERATED):
             continue
         digest.update(f"{relative.as_posix()}\0".encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())

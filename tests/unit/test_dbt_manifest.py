@@ -39,6 +39,7 @@ def test_fingerprint_follows_what_dbt_reads(tmp_path):
     (project_dir / "target" / "manifest.json").write_text("{}")
     (project_dir / "logs").mkdir()
     (project_dir / "logs" / "dbt.log").write_text("log")
+    (project_dir / ".user.yml").write_text("id: 5d1b4f0e")
     assert project_fingerprint(project_dir, "duckdb") == before
 
     # ... the profile's target, an edited model, a new macro and an edited profile do.
