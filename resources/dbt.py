@@ -87,6 +87,9 @@ class DbtCli(DbtCliResource):
     warehouse: dagster-dbt starts every invocation from ``target/partial_parse.msgpack``, which
     ``dbt parse`` wrote for whatever warehouse path was set then, and dbt re-parses the whole
     project when the profile it renders (the DuckDB path) differs: ~2.5 s of CPU per invocation.
+    And it does not write each invocation's ``manifest.json`` and ``run_results.json``: the
+    results reach Dagster through dbt's log lines (the asset checks hold them), the compiled SQL
+    is still written, and writing the manifest cost ~0.5 s per invocation.
     """
 
     def build(
@@ -101,7 +104,9 @@ class DbtCli(DbtCliResource):
             target_path.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(saved, target_path / PARTIAL_PARSE_FILE)
         with added_environment(env or {}):
-            invocation = self.cli(["build"], context=context, target_path=target_path)
+            invocation = self.cli(
+                ["build", "--no-write-json"], context=context, target_path=target_path
+            )
         yield from invocation.stream()
         replace_atomically(target_path / PARTIAL_PARSE_FILE, saved)
 
