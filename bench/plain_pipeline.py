@@ -33,18 +33,21 @@ from flightline.feature_table import (
 from flightline.features import save_state
 from flightline.ingest import FULL_PARTITION, load_files
 from flightline.landing import landing_file
-from flightline.months import first_day, month_range
+from flightline.months import first_day, month_range, next_month
 from flightline.raw_schemas import RAW_TABLES
 from flightline.registry import ModelRegistry
 from flightline.synthetic.scale import land_scaled, scaled_months
 from flightline.training_data import DEFAULT_TRAIN_MONTHS
 
 
-def dbt_build(*args: str) -> None:
+def dbt_build(window: dict[str, str], *args: str) -> None:
+    """``dbt build`` as ``resources/dbt.py`` runs it: the months' window in the environment (not
+    --vars, which would make dbt parse in full), no manifest.json or run_results.json written."""
     subprocess.run(
         [
             "dbt",
             "build",
+            "--no-write-json",
             "--project-dir",
             str(settings.DBT_PROJECT_DIR),
             "--profiles-dir",
@@ -53,6 +56,7 @@ def dbt_build(*args: str) -> None:
         ],
         check=True,
         stdout=subprocess.DEVNULL,
+        env={**os.environ, **window},
     )
 
 
@@ -77,12 +81,12 @@ def run(scale: int) -> dict[str, float]:
             ]
             load_files(conn, table, files, paths.landing)
     lap("raw")
-    dbt_build("--exclude", "config.materialized:incremental")
-    dates = {
-        "min_date": first_day(months[0]).isoformat(),
-        "max_date": f"{int(months[-1][:4]) + 1}-01-01",
+    window = {  # what assets/dbt.py's batch_window_env gives a run over these months
+        "FLIGHTLINE_BATCH_MIN_DATE": first_day(months[0]).isoformat(),
+        "FLIGHTLINE_BATCH_MAX_DATE": first_day(next_month(months[-1])).isoformat(),
     }
-    dbt_build("--vars", json.dumps(dates), "--select", "config.materialized:incremental")
+    dbt_build(window, "--exclude", "config.materialized:incremental")
+    dbt_build(window, "--select", "config.materialized:incremental")
     lap("dbt")
 
     with duckdb.connect(settings.duckdb_path(), config=settings.DUCKDB_CONFIG) as conn:
