@@ -179,7 +179,7 @@ def _reject_error(
 _TEMP_TABLES = ("_stage", "_line_rejects", "_files", "_typed", "_checked", "_rejected")
 
 
-def load_group(
+def _load_pass(
     conn: duckdb.DuckDBPyConnection,
     table: RawTable,
     files: list[tuple[Path, str]],
@@ -255,6 +255,23 @@ def load_group(
     return results
 
 
+def insert_files(
+    conn: duckdb.DuckDBPyConnection,
+    table: RawTable,
+    files: list[tuple[Path, str]],
+    landing_root: Path,
+    max_reject_rate: float | None,
+    loaded_at: dt.datetime,
+    targets: tuple[str, str] | None = None,
+) -> list[LoadResult]:
+    """Validate the files and insert their rows into ``targets`` (see :func:`_load_pass`), in
+    passes of at most ``GROUP_BYTES``; the caller owns the transaction."""
+    results = []
+    for group in file_groups(files):
+        results += _load_pass(conn, table, group, landing_root, max_reject_rate, loaded_at, targets)
+    return results
+
+
 def load_files(
     conn: duckdb.DuckDBPyConnection,
     table: RawTable,
@@ -274,9 +291,7 @@ def load_files(
     try:
         for stmt in create_tables_sql(table):
             conn.execute(stmt)
-        results = []
-        for group in file_groups(files):
-            results += load_group(conn, table, group, landing_root, max_reject_rate, loaded_at)
+        results = insert_files(conn, table, files, landing_root, max_reject_rate, loaded_at)
         conn.execute("COMMIT")
     except BaseException:
         rollback_quietly(conn)

@@ -7,14 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from flightline.ingest import (
-    RAW_SCHEMA,
-    LoadResult,
-    _column_defs,
-    create_tables_sql,
-    file_groups,
-    load_group,
-)
+from flightline.ingest import RAW_SCHEMA, LoadResult, _column_defs, create_tables_sql, insert_files
 from flightline.raw_schemas import RawTable
 from flightline.warehouse import retry_on_conflict, rollback_quietly
 
@@ -35,11 +28,7 @@ def load_files_lake(
     conn.execute(f"CREATE OR REPLACE TEMP TABLE {ready[0]} ({', '.join(typed)})")
     conn.execute(f"CREATE OR REPLACE TEMP TABLE {ready[1]} ({', '.join(rejects)})")
     try:
-        results = []
-        for group in file_groups(files):
-            results += load_group(
-                conn, table, group, landing_root, max_reject_rate, loaded_at, ready
-            )
+        results = insert_files(conn, table, files, landing_root, max_reject_rate, loaded_at, ready)
         partitions = [r.partition for r in results]
         target, rejects_table = f"{RAW_SCHEMA}.{table.name}", f"{RAW_SCHEMA}.{table.rejects_table}"
 

@@ -195,6 +195,7 @@ def _read_rows(
     types = {"_line": "BIGINT", **{n: "VARCHAR" for n in names}}
     columns = ", ".join(f"{q(n)}: '{t}'" for n, t in types.items())
     known = ", ".join(q(c) for c in ["_line", *table.columns])
+    cleaned = [str(c) for _, c, _ in files]
     try:
         conn.execute(
             f"INSERT INTO _stage SELECT m._file, {known} FROM read_csv(?, "
@@ -203,11 +204,7 @@ def _read_rows(
             f"strict_mode = true, parallel = false, compression = 'none', filename = true, "
             f"max_line_size = {MAX_LINE_BYTES + 64}) "
             "JOIN (SELECT unnest(?) AS filename, unnest(?) AS _file) m USING (filename)",
-            [
-                [str(c) for _, c, _ in files],
-                [str(c) for _, c, _ in files],
-                [i for i, _, _ in files],
-            ],
+            [cleaned, cleaned, [i for i, _, _ in files]],
         )
     except duckdb.Error as e:  # every line was checked: this is a reader limit
         if len(files) > 1:  # one of them: find which
