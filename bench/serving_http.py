@@ -17,14 +17,15 @@ from bench.serving_rows import CONCURRENCY
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _tree_rss(pid: int) -> list[int]:
-    """Resident bytes of every process under ``pid`` (the server's workers), largest first."""
+def processes_by_rss(pid: int) -> list[tuple[int, int]]:
+    """(resident bytes, pid) of every process under ``pid`` (the server's workers), largest
+    first."""
     import psutil
 
     out = []
     for p in psutil.Process(pid).children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):  # a process that just exited
-            out.append(p.memory_info().rss)
+            out.append((p.memory_info().rss, p.pid))
     return sorted(out, reverse=True)
 
 
@@ -63,7 +64,7 @@ def load_each_concurrency(
 
 def _workers_rss(pid: int, workers: int) -> int:
     """Sum of the ``workers`` largest resident sets under ``pid``: the processes holding a model."""
-    return sum(_tree_rss(pid)[:workers])
+    return sum(rss for rss, _ in processes_by_rss(pid)[:workers])
 
 
 def measure_floor(workdir: Path, bodies: Path, n: int, workers: int) -> dict[int, dict]:

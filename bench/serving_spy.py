@@ -26,18 +26,17 @@ from pathlib import Path
 from bench.loadgen import run_load
 from bench.local_servers import start_bento_server, stop_bento_server, wait_until_ready
 from bench.serving import _bento_env, latest_bento, load_payloads, model_folder
+from bench.serving_http import processes_by_rss
 from flightline import settings
 from flightline.features import load_state
 
 
 def largest_child(pid: int) -> int:
-    """The child of ``pid`` with the largest resident set: a worker holding the model."""
-    children = subprocess.run(
-        ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
-    ).stdout.split()
-    if not children:
+    """The process under ``pid`` with the largest resident set: a worker holding the model."""
+    processes = processes_by_rss(pid)
+    if not processes:
         raise RuntimeError(f"no worker process under {pid}")
-    return max((int(Path(f"/proc/{c}/statm").read_text().split()[1]), int(c)) for c in children)[1]
+    return processes[0][1]
 
 
 def _frame_name(frame: str) -> str:
